@@ -1,0 +1,1 @@
+"""codereuse: reuse pre-trained code models cheaply - select, freeze, adapt, compress."""

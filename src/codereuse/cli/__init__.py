@@ -1,0 +1,1 @@
+"""The ``run(cfg)`` functions behind ``train.py``, ``select.py`` and ``compress.py``."""

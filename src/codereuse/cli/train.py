@@ -1,0 +1,98 @@
+"""``python train.py``: build the task, the strategy's LightningModule and the Trainer; fit, test, report."""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from codereuse.cli.report import print_table, write_metrics
+from codereuse.data.card import format_card
+from codereuse.data.datamodule import CodeDataModule
+from codereuse.data.registry import load_task
+from codereuse.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+def run(cfg: DictConfig) -> dict:
+    started = time.perf_counter()
+    pl.seed_everything(cfg.seed, workers=True)
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = _checked_ckpt_path(cfg.ckpt_path)
+
+    data = load_task(cfg.task.name, source_dir=cfg.data.source_dir, data_dir=cfg.data.dir,
+                     cache_dir=cfg.data.cache_dir, seed=cfg.seed, options=_plain(cfg.task.options))
+    print(format_card(data))
+    module = build_module(cfg, data)
+    datamodule = build_datamodule(cfg, data, module.tokenizer)
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+
+    counts = module.parameter_counts()
+    for logger in loggers:
+        logger.log_hyperparams({**_plain(cfg), **counts})
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        results = dict(trainer.callback_metrics)
+        if cfg.test:
+            best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+            results.update(trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)[0])
+        metrics = {key: value for key, value in sorted(results.items()) if key.startswith(("val/", "test/"))}
+        metrics.update(counts, trainable_fraction=counts["trainable_params"] / counts["total_params"],
+                       wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
+        if trainer.is_global_zero:
+            write_metrics(output_dir / "metrics.json", metrics)
+            print_table(f"{cfg.model.name} / {cfg.task.name} / {_choice('strategy')} / {cfg.freeze.name}", metrics)
+        return metrics
+    finally:
+        _finish_wandb(loggers)
+
+
+def build_module(cfg: DictConfig, data) -> pl.LightningModule:
+    task = {"name": data.name, "family": data.family, "num_labels": data.num_labels, "label_names": data.label_names,
+            "max_target_length": cfg.task.max_target_length, "num_beams": cfg.task.num_beams}
+    return instantiate(cfg.strategy, backbone=_plain(cfg.model), task=task, freeze=_plain(cfg.freeze),
+                       seed=cfg.seed, _convert_="all")
+
+
+def build_datamodule(cfg: DictConfig, data, tokenizer) -> CodeDataModule:
+    task = cfg.task
+    return CodeDataModule(
+        data, tokenizer, cfg.model.family, max_length=min(cfg.model.max_length, task.max_length),
+        max_target_length=task.max_target_length, max_query_length=task.max_query_length,
+        batch_size=task.batch_size, eval_batch_size=task.eval_batch_size, num_workers=cfg.data.num_workers,
+        seed=cfg.seed, max_train_examples=task.max_train_examples, max_eval_examples=task.max_eval_examples,
+    )
+
+
+def _run_identity(cfg: DictConfig, module) -> dict:
+    return {"model": cfg.model.name, "task": cfg.task.name, "strategy": _choice("strategy"),
+            "freeze": cfg.freeze.name, "freeze_ignored": bool(getattr(module, "freeze_ignored", False)), "seed": cfg.seed}
+
+
+def _choice(group: str) -> str:
+    return HydraConfig.get().runtime.choices.get(group, "?") if HydraConfig.initialized() else "?"
+
+
+def _checked_ckpt_path(path: str | None) -> str | None:
+    if path and not Path(path).is_file():
+        raise ConfigError("ckpt_path", path, hint="no such checkpoint file")
+    return path
+
+
+def _plain(node):
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None
+
+
+def _finish_wandb(loggers: list) -> None:
+    # one W&B run per multirun job: close it even when the job fails
+    if any(type(logger).__name__ == "WandbLogger" for logger in loggers):
+        import wandb
+
+        wandb.finish()

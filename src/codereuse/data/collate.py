@@ -1,0 +1,85 @@
+"""Tokenise task records once, and pad them into batches (dynamic padding, right-padded).
+
+Field names follow ``methods/task_model.py``: ``<field>_ids`` / ``<field>_mask`` per text field,
+``labels`` for classes or target ids (-100 padding), ``lm_*``/``prompt_*`` for decoder-only seq2seq.
+"""
+from __future__ import annotations
+
+import torch
+
+TEXT_FIELDS = {"classification": ("code",), "pair": ("code1", "code2"), "retrieval": ("query", "code"), "seq2seq": ("source",)}
+
+
+def encode_records(records: list[dict], tokenizer, task_family: str, backbone_family: str,
+                   max_length: int, max_target_length: int, max_query_length: int = 64) -> list[dict]:
+    """Token ids per record; a decoder-only backbone on seq2seq gets prompt + target sequences."""
+    if not records:
+        return []
+    if task_family == "seq2seq" and backbone_family == "decoder":
+        return _encode_prompted(records, tokenizer, max_length, max_target_length)
+    encoded: dict[str, list] = {}
+    for field in TEXT_FIELDS[task_family]:
+        limit = max_query_length if field == "query" else max_length
+        encoded[f"{field}_ids"] = tokenizer([r[field] for r in records], truncation=True, max_length=limit)["input_ids"]
+    if task_family == "seq2seq":
+        targets = tokenizer([r["target"] for r in records], truncation=True, max_length=max_target_length)["input_ids"]
+        if backbone_family == "encoder":  # the fresh decoder starts from the backbone's <s>/[CLS]
+            bos = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+            targets = [ids if ids[:1] == [bos] else [bos] + ids[: max_target_length - 1] for ids in targets]
+        encoded["labels"] = targets
+    rows = [{key: values[i] for key, values in encoded.items()} for i in range(len(records))]
+    for row, record in zip(rows, records):
+        if "label" in record:
+            row["labels"] = int(record["label"])
+        if task_family == "seq2seq":
+            row["target_text"] = record["target"]
+    return rows
+
+
+def _encode_prompted(records: list[dict], tokenizer, max_length: int, max_target_length: int) -> list[dict]:
+    eos = tokenizer.eos_token_id
+    sources = tokenizer([r["source"] for r in records], add_special_tokens=False)["input_ids"]
+    targets = tokenizer([r["target"] for r in records], add_special_tokens=False)["input_ids"]
+    rows = []
+    for record, source, target in zip(records, sources, targets):
+        prompt = source[: max_length - 1] + [eos]
+        answer = target[: max_target_length - 1] + [eos]
+        rows.append({"prompt_ids": prompt, "lm_ids": prompt + answer,
+                     "lm_labels": [-100] * len(prompt) + answer, "target_text": record["target"]})
+    return rows
+
+
+class Collator:
+    """Pads a list of encoded rows; ``split`` + each row's ``index`` identify examples (prefix cache)."""
+
+    def __init__(self, pad_id: int, split: str = "train") -> None:
+        self.pad_id, self.split = pad_id, split
+
+    def __call__(self, rows: list[dict]) -> dict:
+        batch: dict = {"split": self.split}
+        for key in rows[0]:
+            values = [row[key] for row in rows]
+            if key == "target_text":
+                batch[key] = values
+            elif key in ("index", "labels") and isinstance(values[0], int):
+                batch[key] = torch.tensor(values)
+            elif key in ("labels", "lm_labels"):
+                batch[key] = _pad(values, -100)
+            else:
+                name = key.removesuffix("_ids")
+                left = key == "prompt_ids"  # generation continues from the right end
+                batch[key] = _pad(values, self.pad_id, left)
+                batch[f"{name}_mask"] = _pad([[1] * len(v) for v in values], 0, left)
+        return batch
+
+
+def _pad(sequences: list[list[int]], value: int, left: bool = False) -> torch.Tensor:
+    width = max(len(s) for s in sequences)
+    out = torch.full((len(sequences), width), value, dtype=torch.long)
+    for i, sequence in enumerate(sequences):
+        if sequence:
+            if left:
+                out[i, width - len(sequence):] = torch.tensor(sequence)
+            else:
+                out[i, : len(sequence)] = torch.tensor(sequence)
+    return out

@@ -1,0 +1,75 @@
+"""The LightningDataModule: a built task, tokenised once, served in seeded order."""
+from __future__ import annotations
+
+import random
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Sampler
+
+from codereuse.data.collate import Collator, encode_records
+from codereuse.data.types import TaskData
+
+
+class EpochSeededSampler(Sampler[int]):
+    """Shuffles with a permutation fixed by (seed, epoch): a resumed run sees the same order."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:  # Lightning calls this at the start of every epoch
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 10_007 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class CodeDataModule(pl.LightningDataModule):
+    def __init__(self, task: TaskData, tokenizer, backbone_family: str, max_length: int = 256,
+                 max_target_length: int = 64, max_query_length: int = 64, batch_size: int = 16,
+                 eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0,
+                 max_train_examples: int | None = None, max_eval_examples: int | None = None) -> None:
+        super().__init__()
+        self.task, self.tokenizer, self.backbone_family = task, tokenizer, backbone_family
+        self.lengths = {"max_length": max_length, "max_target_length": max_target_length, "max_query_length": max_query_length}
+        self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
+        self.num_workers, self.seed = num_workers, seed
+        self.limits = {"train": max_train_examples, "valid": max_eval_examples, "test": max_eval_examples}
+        self.encoded: dict[str, list[dict]] = {}
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.encoded:
+            return
+        for split, records in self.task.splits.items():
+            records = _subsample(records, self.limits.get(split), self.seed)
+            rows = encode_records(records, self.tokenizer, self.task.family, self.backbone_family, **self.lengths)
+            for index, row in enumerate(rows):
+                row["index"] = index
+            self.encoded[split] = rows
+
+    def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
+        rows = self.encoded[split]
+        sampler = EpochSeededSampler(len(rows), self.seed) if shuffle else None
+        return DataLoader(rows, batch_size=batch_size, sampler=sampler, collate_fn=Collator(self.tokenizer.pad_token_id, split),
+                          num_workers=self.num_workers, drop_last=shuffle and self.task.family == "retrieval" and len(rows) > batch_size)
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", self.eval_batch_size, shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", self.eval_batch_size, shuffle=False)
+
+
+def _subsample(records: list[dict], limit: int | None, seed: int) -> list[dict]:
+    """A seeded random subset (order kept), so a smaller budget still sees every kind of example."""
+    if limit is None or limit >= len(records):
+        return records
+    keep = sorted(random.Random(seed).sample(range(len(records)), limit))
+    return [records[i] for i in keep]

@@ -1,0 +1,116 @@
+"""The LightningModule every reuse strategy shares: task heads, steps, metrics, optimiser.
+
+A strategy subclasses :class:`ReuseModule` and implements one hook, :meth:`adapt_backbone`, which
+decides what of the pre-trained backbone trains (freeze policy, peft adapter, transducer, ...).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from transformers import get_linear_schedule_with_warmup
+
+from codereuse.methods.freeze import count_parameters
+from codereuse.methods.task_model import TaskModel
+from codereuse.metrics import exact_match, mean_reciprocal_rank, smoothed_bleu
+from codereuse.metrics.classification import classification_metrics
+from codereuse.models import Backbone, BackboneSpec, load_backbone
+from codereuse.utils.distributed import gather_lists
+
+DEFAULT_OPTIM = {"lr": 5e-5, "weight_decay": 0.01, "warmup_ratio": 0.1}
+
+
+class ReuseModule(pl.LightningModule, ABC):
+    def __init__(self, backbone: dict, task: dict, optim: dict | None = None, seed: int = 0) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.optim = {**DEFAULT_OPTIM, **(optim or {})}
+        self.family = task["family"]
+        loaded = load_backbone(BackboneSpec.from_dict(backbone))
+        self.tokenizer = loaded.tokenizer
+        self.model = TaskModel(
+            self.adapt_backbone(loaded), loaded.tokenizer, loaded.spec, self.family,
+            num_labels=task.get("num_labels"), dropout=task.get("dropout", 0.1),
+            decoder_layers=task.get("decoder_layers", 2), max_target_length=task.get("max_target_length", 64),
+            through_wrapper=self.through_wrapper,
+        )
+        if self.family in ("classification", "pair"):
+            self.val_metrics = classification_metrics(task.get("num_labels") or 2, "val/")
+            self.test_metrics = classification_metrics(task.get("num_labels") or 2, "test/")
+        self._outputs: dict[str, list] = {}
+
+    through_wrapper = False  # set by strategies whose adapter acts in the wrapper's forward
+
+    @abstractmethod
+    def adapt_backbone(self, backbone: Backbone) -> nn.Module:
+        """Return the backbone to train with (frozen, wrapped, ...); called once in ``__init__``."""
+
+    def parameter_counts(self) -> dict[str, int]:
+        trainable, total = count_parameters(self.model)
+        return {"trainable_params": trainable, "total_params": total}
+
+    # --- training -------------------------------------------------------------------------------
+    def on_train_batch_start(self, batch, batch_idx: int) -> None:
+        # dropout masks depend only on (seed, step), so a resumed run replays an uninterrupted one
+        torch.manual_seed(self.hparams.seed * 1_000_003 + self.global_step)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.model(batch).loss
+        self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch))
+        return loss
+
+    # --- evaluation -----------------------------------------------------------------------------
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def _eval_step(self, batch: dict, stage: str) -> None:
+        output = self.model(batch)
+        self.log(f"{stage}/loss", output.loss, sync_dist=True, batch_size=_batch_size(batch))
+        store = self._outputs.setdefault(stage, [])
+        if self.family in ("classification", "pair"):
+            getattr(self, f"{stage}_metrics").update(output.logits.argmax(dim=-1), batch["labels"])
+        elif self.family == "retrieval":
+            store.append((self.model.embed_queries(batch), self.model.embed_codes(batch)))
+        else:
+            predictions = self.model.generate(batch, num_beams=self.hparams.task.get("num_beams", 1))
+            store.extend(zip(predictions, batch["target_text"]))
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end("test")
+
+    def _eval_epoch_end(self, stage: str) -> None:
+        store = self._outputs.pop(stage, [])
+        if self.family in ("classification", "pair"):
+            metrics = getattr(self, f"{stage}_metrics")
+            self.log_dict(metrics.compute())
+            metrics.reset()
+        elif self.family == "retrieval" and store:
+            queries = self.all_gather(torch.cat([q for q, _ in store])).reshape(-1, store[0][0].shape[-1])
+            codes = self.all_gather(torch.cat([c for _, c in store])).reshape(-1, store[0][1].shape[-1])
+            self.log(f"{stage}/mrr", mean_reciprocal_rank(queries @ codes.T), rank_zero_only=True)
+        elif self.family == "seq2seq":
+            pairs = gather_lists(store)
+            predictions, references = [p for p, _ in pairs], [r for _, r in pairs]
+            self.log(f"{stage}/bleu", smoothed_bleu(predictions, references), rank_zero_only=True)
+            self.log(f"{stage}/em", exact_match(predictions, references), rank_zero_only=True)
+            self.examples = pairs[:5]
+
+    # --- optimisation ---------------------------------------------------------------------------
+    def configure_optimizers(self):
+        parameters = [p for p in self.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(parameters, lr=self.optim["lr"], weight_decay=self.optim["weight_decay"])
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        schedule = get_linear_schedule_with_warmup(optimizer, int(self.optim["warmup_ratio"] * total), total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def _batch_size(batch: dict) -> int:
+    return next(v for v in batch.values() if isinstance(v, torch.Tensor)).shape[0]

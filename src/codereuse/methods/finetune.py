@@ -1,0 +1,37 @@
+"""Fine-tuning under a freeze policy (full fine-tuning, Telly's top-N, bottom-K, head only)."""
+from __future__ import annotations
+
+from torch import nn
+
+from codereuse.methods.base import ReuseModule
+from codereuse.errors import ConfigError
+from codereuse.methods.freeze import FreezePolicy
+from codereuse.methods.prefix_cache import PrefixCache
+from codereuse.models.layers import num_layers
+from codereuse.models import Backbone
+
+
+class FineTuneModule(ReuseModule):
+    def __init__(self, backbone: dict, task: dict, freeze: dict | None = None, optim: dict | None = None, seed: int = 0) -> None:
+        self.policy = FreezePolicy(**(freeze or {}))
+        self.prefix_cache: PrefixCache | None = None
+        super().__init__(backbone, task, optim, seed)
+        self.model.prefix_cache = self.prefix_cache
+
+    def adapt_backbone(self, backbone: Backbone) -> nn.Module:
+        self.frozen_modules = self.policy.apply(backbone.model)
+        if backbone.spec.family == "encoder-decoder" and self.family != "seq2seq":
+            # only the encoder is used off seq2seq tasks: an unused decoder must not count as trainable
+            for parameter in backbone.model.get_decoder().parameters():
+                parameter.requires_grad = False
+        if self.policy.cache:
+            if backbone.spec.family != "encoder":
+                raise ConfigError("freeze.cache", True, hint=f"prefix caching needs an encoder-only backbone; {backbone.spec.name} is {backbone.spec.family}")
+            self.prefix_cache = PrefixCache(backbone.model, self.policy.frozen_prefix_depth(num_layers(backbone.model)))
+        return backbone.model
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for module in self.frozen_modules:  # frozen layers run as at inference (no dropout)
+            module.eval()
+        return self

