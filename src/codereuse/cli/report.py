@@ -11,6 +11,7 @@ from rich.table import Table
 
 def write_metrics(path: Path, metrics: dict) -> None:
     clean = {key: _plain(value) for key, value in metrics.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)

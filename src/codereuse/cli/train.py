@@ -32,20 +32,27 @@ def run(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg, data, module.tokenizer)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
-    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    if ckpt_path:
+        _continue_checkpoints_beside(ckpt_path, callbacks)
+    # callbacks=none means no checkpoints at all, not Lightning's implicit default one
+    checkpointing = any(isinstance(c, pl.callbacks.ModelCheckpoint) for c in callbacks)
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks,
+                                      enable_checkpointing=checkpointing)
 
     counts = module.parameter_counts()
     for logger in loggers:
         logger.log_hyperparams({**_plain(cfg), **counts})
     try:
+        fit_started = time.perf_counter()
         trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        fit_seconds = time.perf_counter() - fit_started
         results = dict(trainer.callback_metrics)
         if cfg.test:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
             results.update(trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)[0])
-        metrics = {key: value for key, value in sorted(results.items()) if key.startswith(("val/", "test/"))}
+        metrics = {key: float(value) for key, value in sorted(results.items()) if key.startswith(("val/", "test/"))}
         metrics.update(counts, trainable_fraction=counts["trainable_params"] / counts["total_params"],
-                       wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
+                       fit_seconds=fit_seconds, wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
         if trainer.is_global_zero:
             write_metrics(output_dir / "metrics.json", metrics)
             print_table(f"{cfg.model.name} / {cfg.task.name} / {_choice('strategy')} / {cfg.freeze.name}", metrics)
@@ -84,6 +91,14 @@ def _checked_ckpt_path(path: str | None) -> str | None:
     if path and not Path(path).is_file():
         raise ConfigError("ckpt_path", path, hint="no such checkpoint file")
     return path
+
+
+def _continue_checkpoints_beside(ckpt_path: str, callbacks: list) -> None:
+    # Lightning restores the best score only if the checkpoint dir is unchanged; a resumed run gets
+    # a new Hydra run dir, so keep checkpointing where the interrupted run did
+    for callback in callbacks:
+        if isinstance(callback, pl.callbacks.ModelCheckpoint):
+            callback.dirpath = str(Path(ckpt_path).resolve().parent)
 
 
 def _plain(node):
