@@ -34,7 +34,7 @@ def test_unknown_model_names_the_choice_and_options(tmp_path):
 
 def test_freeze_deeper_than_the_model(tmp_path, code_tree):
     line = error_line(script("train.py", *TINY_RUN, "freeze=top99", f"data.source_dir={code_tree}", f"hydra.run.dir={tmp_path}"))
-    assert "freeze=top99" in line and "6 layers" in line
+    assert "freeze='top99'" in line and "6 layers" in line
 
 
 def test_missing_data_dir(tmp_path):

@@ -58,9 +58,10 @@ def test_unsupported_peft_combination_is_rejected_up_front(tmp_path, code_tree):
         train(tmp_path, code_tree, "model=tiny_t5", "strategy=prefix", "task=clone")
 
 
-def test_finetune_reaches_above_chance_on_clone(tmp_path, code_tree):
-    """A real learning signal, not just "it ran": a tiny model learns clone pairs in a few hundred steps."""
-    metrics = train(tmp_path, code_tree, "task=clone", "freeze=none", "trainer.max_steps=-1", "trainer.max_epochs=6",
-                    "task.max_train_examples=null", "task.max_eval_examples=null", "trainer.limit_val_batches=null",
-                    "trainer.limit_test_batches=null", "task.batch_size=32", "strategy.optim.lr=1e-3")
-    assert metrics["test/acc"] > 0.6
+def test_training_learns_clone_pairs_above_chance(tmp_path, code_tree):
+    """A real learning signal, not just "it ran": the pair head on cached frozen features learns clones."""
+    metrics = train(tmp_path, code_tree, "task=clone", "freeze=all", "freeze.cache=true", "trainer.max_steps=-1",
+                    "trainer.max_epochs=15", "task.max_train_examples=1200", "task.max_eval_examples=null",
+                    "trainer.limit_val_batches=null", "trainer.limit_test_batches=null", "task.batch_size=32",
+                    "task.max_length=128", "strategy.optim.lr=3e-3", "callbacks=none")
+    assert metrics["test/acc"] > 0.6 and metrics["test/f1"] > 0.6

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
@@ -14,7 +15,7 @@ from codereuse.cli.report import print_table, write_metrics
 from codereuse.data.card import format_card
 from codereuse.data.datamodule import CodeDataModule
 from codereuse.data.registry import load_task
-from codereuse.errors import ConfigError
+from codereuse.errors import CodereuseError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +65,13 @@ def run(cfg: DictConfig) -> dict:
 def build_module(cfg: DictConfig, data) -> pl.LightningModule:
     task = {"name": data.name, "family": data.family, "num_labels": data.num_labels, "label_names": data.label_names,
             "max_target_length": cfg.task.max_target_length, "num_beams": cfg.task.num_beams}
-    return instantiate(cfg.strategy, backbone=_plain(cfg.model), task=task, freeze=_plain(cfg.freeze),
-                       seed=cfg.seed, _convert_="all")
+    try:
+        return instantiate(cfg.strategy, backbone=_plain(cfg.model), task=task, freeze=_plain(cfg.freeze),
+                           seed=cfg.seed, _convert_="all")
+    except InstantiationException as error:  # Hydra wraps what the module raised; show the user's error
+        if isinstance(error.__cause__, CodereuseError):
+            raise error.__cause__ from None
+        raise
 
 
 def build_datamodule(cfg: DictConfig, data, tokenizer) -> CodeDataModule:

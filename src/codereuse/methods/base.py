@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from transformers import get_linear_schedule_with_warmup
 
+from codereuse.errors import ConfigError
 from codereuse.methods.freeze import count_parameters
 from codereuse.methods.task_model import TaskModel
 from codereuse.metrics import exact_match, mean_reciprocal_rank, smoothed_bleu
@@ -23,7 +24,7 @@ DEFAULT_OPTIM = {"lr": 5e-5, "weight_decay": 0.01, "warmup_ratio": 0.1}
 
 
 class ReuseModule(pl.LightningModule, ABC):
-    def __init__(self, backbone: dict, task: dict, optim: dict | None = None, seed: int = 0) -> None:
+    def __init__(self, backbone: dict, task: dict, optim: dict | None = None, seed: int = 0, freeze: dict | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.optim = {**DEFAULT_OPTIM, **(optim or {})}
@@ -36,6 +37,9 @@ class ReuseModule(pl.LightningModule, ABC):
             decoder_layers=task.get("decoder_layers", 2), max_target_length=task.get("max_target_length", 64),
             through_wrapper=self.through_wrapper,
         )
+        if self.parameter_counts()["trainable_params"] == 0:
+            raise ConfigError("freeze", (freeze or {}).get("name"), hint=f"nothing would train: {loaded.spec.name} has no "
+                              f"task head of its own on {self.family} tasks; choose a policy that leaves layers trainable")
         if self.family in ("classification", "pair"):
             self.val_metrics = classification_metrics(task.get("num_labels") or 2, "val/")
             self.test_metrics = classification_metrics(task.get("num_labels") or 2, "test/")

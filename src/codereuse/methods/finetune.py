@@ -15,7 +15,7 @@ class FineTuneModule(ReuseModule):
     def __init__(self, backbone: dict, task: dict, freeze: dict | None = None, optim: dict | None = None, seed: int = 0) -> None:
         self.policy = FreezePolicy(**(freeze or {}))
         self.prefix_cache: PrefixCache | None = None
-        super().__init__(backbone, task, optim, seed)
+        super().__init__(backbone, task, optim, seed, freeze)
         self.model.prefix_cache = self.prefix_cache
 
     def adapt_backbone(self, backbone: Backbone) -> nn.Module:

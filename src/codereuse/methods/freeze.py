@@ -36,10 +36,8 @@ class FreezePolicy:
         stacks = layer_stacks(backbone)
         depth = max((len(s) for s in stacks), default=0)
         if self.mode in ("top", "bottom") and self.layers > depth:
-            raise ConfigError(
-                f"freeze={self.name or self.mode + str(self.layers)}", self.layers,
-                f"0..{depth}", f"the backbone has {depth} layers",
-            )
+            raise ConfigError("freeze", self.name or f"{self.mode}{self.layers}", f"{self.mode}0..{self.mode}{depth}",
+                              f"the backbone has {depth} layers")
         for parameter in backbone.parameters():
             parameter.requires_grad = self.mode != "all"
         if self.mode == "all":

@@ -32,6 +32,15 @@ class ClassificationHead(nn.Module):
         return self.net(features)
 
 
+def identity_projection(hidden: int) -> nn.Linear:
+    """Retrieval head: starts as the identity (zero-shot cosine retrieval), so even a fully frozen
+    backbone (freeze=all) has something to train."""
+    projection = nn.Linear(hidden, hidden)
+    nn.init.eye_(projection.weight)
+    nn.init.zeros_(projection.bias)
+    return projection
+
+
 def pair_features(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
     """Symmetric-aware pair representation [u, v, |u - v|, u * v] (InferSent / SBERT)."""
     return torch.cat([first, second, (first - second).abs(), first * second], dim=-1)

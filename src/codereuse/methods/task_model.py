@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codereuse.methods.heads import ClassificationHead, FreshDecoder, pair_features, pool
+from codereuse.methods.heads import ClassificationHead, FreshDecoder, identity_projection, pair_features, pool
 from codereuse.models.spec import BackboneSpec
 
 RETRIEVAL_SCALE = 20.0  # inverse temperature of the in-batch softmax (sentence-transformers' default)
@@ -43,6 +43,8 @@ class TaskModel(nn.Module):
             self.head = ClassificationHead(hidden, hidden, num_labels, dropout)
         elif family == "pair":
             self.head = ClassificationHead(4 * hidden, hidden, num_labels or 2, dropout)
+        elif family == "retrieval":
+            self.head = identity_projection(hidden)
         elif family == "seq2seq" and spec.family == "encoder":
             heads = backbone.config.num_attention_heads
             self.decoder = FreshDecoder(backbone.get_input_embeddings(), heads, decoder_layers, max_target_length + 2, dropout)
@@ -84,10 +86,10 @@ class TaskModel(nn.Module):
         return TaskOutput(self.seq2seq_loss(batch))
 
     def embed_queries(self, batch: dict) -> torch.Tensor:
-        return F.normalize(self.embed(batch, "query"), dim=-1)
+        return F.normalize(self.head(self.embed(batch, "query")), dim=-1)
 
     def embed_codes(self, batch: dict) -> torch.Tensor:
-        return F.normalize(self.embed(batch, "code"), dim=-1)
+        return F.normalize(self.head(self.embed(batch, "code")), dim=-1)
 
     @staticmethod
     def retrieval_scores(queries: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
