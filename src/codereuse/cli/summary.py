@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 IDENTITY = ("model", "task", "strategy", "freeze")
-COUNTS = ("trainable_params", "total_params", "trainable_fraction")
 PREFERRED = ("test/f1", "test/bleu", "test/mrr", "test/acc", "val/f1", "val/bleu", "val/mrr", "val/acc")
 
 
@@ -46,15 +45,14 @@ def collect(sweep_dir: Path) -> list[dict]:
 def build_table(rows: list[dict], metrics: list[str] | None = None) -> tuple[list[str], list[list]]:
     """(header, cells) of the human table; the CSV gets every key (see :func:`write_csv`)."""
     varying = _varying_overrides(rows)
-    metric_keys = metrics or sorted({k for r in rows for k in r if k.startswith("test/")}) \
-        or sorted({k for r in rows for k in r if k.startswith("val/")})
+    metric_keys = metrics or _default_metrics(rows, "test/") or _default_metrics(rows, "val/")
     header = ["job", *IDENTITY, *varying, *metric_keys, "trainable", "trainable %", "seconds", "status"]
     cells = []
     for row in rows:
         fraction = row.get("trainable_fraction")
         cells.append([
             row["job"], row.get("model"), row.get("task"), row.get("strategy"), freeze_label(row),
-            *(row["overrides"].get(key) for key in varying),
+            *(_number(row["overrides"].get(key)) for key in varying),
             *(row.get(key) for key in metric_keys),
             row.get("trainable_params"), None if fraction is None else 100 * fraction,
             row.get("wall_seconds"), row["status"],
@@ -70,7 +68,7 @@ def freeze_label(row: dict) -> str | None:
 def write_csv(rows: list[dict], path: Path) -> None:
     varying = _varying_overrides(rows)
     metric_keys = sorted({k for r in rows for k in r if k.startswith(("val/", "test/"))})
-    rest = sorted({k for r in rows for k in r} - {"job", "overrides", "status", *IDENTITY, *metric_keys})
+    rest = sorted({k for r in rows for k in r} - {"job", "overrides", "status", *IDENTITY, *varying, *metric_keys})
     columns = ["job", *IDENTITY, "freeze_label", *varying, *metric_keys, *rest, "status"]
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
@@ -80,7 +78,9 @@ def write_csv(rows: list[dict], path: Path) -> None:
 
 
 def to_markdown(header: list[str], cells: list[list]) -> str:
-    text = [[_format(value) for value in row] for row in cells]
+    specs = {"trainable %": ".2f", "seconds": ".1f"}
+    specs.update({column: ".4g" for column in header if "." in column})  # overrides: lr=3e-05, not 0.0000
+    text = [[_format(value, specs.get(column, ".4f")) for column, value in zip(header, row)] for row in cells]
     right = [all(_is_number(row[i]) for row in cells if row[i] is not None) for i in range(len(header))]
     lines = ["| " + " | ".join(header) + " |",
              "|" + "|".join("---:" if r else "---" for r in right) + "|"]
@@ -109,7 +109,8 @@ def plot(rows: list[dict], metric: str, path: Path) -> Path | None:
 
     labels = [f"{r['job']}: {r.get('model')}/{r.get('task')}/{r.get('strategy')}/{freeze_label(r)}" for r in scored]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(scored) + 1.2))
-    ax.barh(range(len(scored)), [r[metric] for r in scored], color="tab:blue")
+    bars = ax.barh(range(len(scored)), [r[metric] for r in scored], color="tab:blue")
+    ax.bar_label(bars, fmt="%.3f", fontsize=8, padding=2)
     ax.set_yticks(range(len(scored)), labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel(metric)
@@ -124,6 +125,8 @@ def summarize(sweep_dir: Path, out_dir: Path | None = None, metrics: list[str] |
               metric: str | None = None) -> dict:
     """Collect, write ``summary.csv`` / ``summary.md`` / ``summary.png`` and return what was written."""
     rows = collect(sweep_dir)
+    if not rows:
+        return {"rows": [], "paths": {}}
     out_dir = out_dir or sweep_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     header, cells = build_table(rows, metrics)
@@ -139,7 +142,8 @@ def summarize(sweep_dir: Path, out_dir: Path | None = None, metrics: list[str] |
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codereuse.sweep", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m codereuse.sweep", description="Every job's metrics.json under a sweep dir in one table: "
+                                     "summary.csv, summary.md and summary.png; the last line printed is JSON.")
     parser.add_argument("sweep_dir", type=Path, help="a multirun dir (multirun/<date>/<time>), or any dir above jobs")
     parser.add_argument("--metrics", help="comma-separated metric columns to print (default: every test/* metric)")
     parser.add_argument("--metric", help="the metric to plot and pick the best job by (default: test/f1, test/bleu, ...)")
@@ -191,11 +195,29 @@ def _natural_key(path: Path) -> list:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.parts]
 
 
+def _number(text):
+    """An override's value as a number when it is one (``"1e-4"`` -> 0.0001), else unchanged."""
+    if not isinstance(text, str):
+        return text
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _format(value) -> str:
+def _default_metrics(rows: list[dict], prefix: str) -> list[str]:
+    """Every ``prefix`` metric but precision/recall (in the CSV), to keep the printed table narrow."""
+    keys = {k for r in rows for k in r if k.startswith(prefix)}
+    return sorted(k for k in keys if not k.endswith(("/precision", "/recall")))
+
+
+def _format(value, spec: str = ".4f") -> str:
     if value is None:
         return "-"
     if isinstance(value, bool):
@@ -203,7 +225,7 @@ def _format(value) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4f}"
+        return "nan" if math.isnan(value) else format(value, spec)
     return str(value).replace("|", "\\|")
 
 

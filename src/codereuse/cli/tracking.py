@@ -100,9 +100,9 @@ def log_sweep_summary(sweep_dir: str | Path, header: list[str], cells: list[list
     run = wandb.init(project=project, group=group_for(sweep_dir), job_type="summary", name="summary",
                      dir=str(sweep_dir), mode=os.environ.get("WANDB_MODE", "offline"))
     try:
-        log_table("summary", header, cells, run)
+        log_table("sweep_summary", header, cells, run)
         if plot_path:
-            log_images([plot_path], run, prefix="summary")
+            log_images([plot_path], run)  # as plots/summary
         return str(Path(run.dir).parent)
     finally:
         run.finish()

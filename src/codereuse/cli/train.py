@@ -12,6 +12,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from codereuse.cli.report import print_table, write_metrics
+from codereuse.cli.tracking import log_run_summary
 from codereuse.data.card import format_card
 from codereuse.data.datamodule import CodeDataModule
 from codereuse.data.registry import load_task
@@ -56,6 +57,7 @@ def run(cfg: DictConfig) -> dict:
                        fit_seconds=fit_seconds, wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
         if trainer.is_global_zero:
             write_metrics(output_dir / "metrics.json", metrics)
+            log_run_summary(loggers, metrics, output_dir)
             print_table(f"{cfg.model.name} / {cfg.task.name} / {_choice('strategy')} / {cfg.freeze.name}", metrics)
         return metrics
     finally:
@@ -64,7 +66,8 @@ def run(cfg: DictConfig) -> dict:
 
 def build_module(cfg: DictConfig, data) -> pl.LightningModule:
     task = {"name": data.name, "family": data.family, "num_labels": data.num_labels, "label_names": data.label_names,
-            "max_target_length": cfg.task.max_target_length, "num_beams": cfg.task.num_beams}
+            "max_target_length": cfg.task.max_target_length, "num_beams": cfg.task.num_beams,
+            "dropout": cfg.task.get("dropout", 0.1)}
     try:
         return instantiate(cfg.strategy, backbone=_plain(cfg.model), task=task, freeze=_plain(cfg.freeze),
                            seed=cfg.seed, _convert_="all")

@@ -5,27 +5,36 @@ import random
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, DistributedSampler
 
 from codereuse.data.collate import Collator, encode_records
 from codereuse.data.types import TaskData
 
 
-class EpochSeededSampler(Sampler[int]):
-    """Shuffles with a permutation fixed by (seed, epoch): a resumed run sees the same order."""
+class EpochSeededSampler(DistributedSampler):
+    """Shuffles with a permutation fixed by (seed, epoch): a resumed run sees the same order.
 
-    def __init__(self, size: int, seed: int) -> None:
+    Under DDP, rank r of n takes every n-th index of that same permutation, so a global batch of
+    n x batch_size holds exactly the examples one process sees with batch size n x batch_size. (As a
+    ``DistributedSampler`` it is not wrapped by Lightning in a second, differently shuffled one.)
+    """
+
+    def __init__(self, size: int, seed: int, num_replicas: int = 1, rank: int = 0) -> None:
         self.size, self.seed, self.epoch = size, seed, 0
+        self.num_replicas, self.rank = num_replicas, rank
+        self.num_samples = -(-size // num_replicas)  # every rank runs as many batches, or DDP hangs
 
     def set_epoch(self, epoch: int) -> None:  # Lightning calls this at the start of every epoch
         self.epoch = epoch
 
     def __iter__(self):
         generator = torch.Generator().manual_seed(self.seed * 10_007 + self.epoch)
-        return iter(torch.randperm(self.size, generator=generator).tolist())
+        order = torch.randperm(self.size, generator=generator).tolist()
+        order += order[: self.num_samples * self.num_replicas - self.size]  # pad as DistributedSampler does
+        return iter(order[self.rank :: self.num_replicas])
 
     def __len__(self) -> int:
-        return self.size
+        return self.num_samples
 
 
 class CodeDataModule(pl.LightningDataModule):
@@ -53,7 +62,8 @@ class CodeDataModule(pl.LightningDataModule):
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         rows = self.encoded[split]
-        sampler = EpochSeededSampler(len(rows), self.seed) if shuffle else None
+        replicas, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        sampler = EpochSeededSampler(len(rows), self.seed, replicas, rank) if shuffle else None
         return DataLoader(rows, batch_size=batch_size, sampler=sampler, collate_fn=Collator(self.tokenizer.pad_token_id, split),
                           num_workers=self.num_workers, drop_last=shuffle and self.task.family == "retrieval" and len(rows) > batch_size)
 
