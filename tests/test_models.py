@@ -99,3 +99,24 @@ def test_freeze_deeper_than_the_model_is_rejected():
         FineTuneModule(TINY, TASK, {"name": "top99", "mode": "top", "layers": 99})
     with pytest.raises(ConfigError, match="freeze.mode"):
         FreezePolicy(mode="middle")
+
+
+def test_trainable_layers_train_with_dropout_from_the_start():
+    """from_pretrained() returns eval mode; the module must switch trainable parts to train mode."""
+    module = FineTuneModule(TINY, TASK, {"mode": "top", "layers": 2})
+    stack = layer_stacks(module.model.backbone)[0]
+    assert [layer.training for layer in stack] == [False] * 4 + [True] * 2
+
+
+def test_peft_checkpoint_round_trip(tmp_path):
+    import pytorch_lightning as pl
+
+    from codereuse.methods.peft_tuning import PeftModule
+
+    module = PeftModule(TINY, TASK, {"method": "lora", "r": 4, "target_modules": "all-linear"})
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, max_steps=0)
+    trainer.strategy.connect(module)
+    trainer.save_checkpoint(tmp_path / "lora.ckpt")
+    restored = PeftModule.load_from_checkpoint(tmp_path / "lora.ckpt")
+    assert restored.method == "lora"
+    assert all(torch.equal(a, b) for a, b in zip(module.state_dict().values(), restored.state_dict().values()))

@@ -34,6 +34,8 @@ def run(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg, data, module.tokenizer)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    if cfg.get("analysis") is not None:  # analysis=layers: Telly's probes / drift around fit
+        callbacks.append(instantiate(cfg.analysis))
     if ckpt_path:
         _continue_checkpoints_beside(ckpt_path, callbacks)
     # callbacks=none means no checkpoints at all, not Lightning's implicit default one

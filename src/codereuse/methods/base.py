@@ -44,6 +44,9 @@ class ReuseModule(pl.LightningModule, ABC):
             self.val_metrics = classification_metrics(task.get("num_labels") or 2, "val/")
             self.test_metrics = classification_metrics(task.get("num_labels") or 2, "test/")
         self._outputs: dict[str, list] = {}
+        # from_pretrained() returns eval mode and Lightning keeps each module's mode: without this,
+        # trainable layers would train without dropout
+        self.train()
 
     through_wrapper = False  # set by strategies whose adapter acts in the wrapper's forward
 

@@ -19,11 +19,12 @@ TASK_TYPES = {"encoder": TaskType.FEATURE_EXTRACTION, "encoder-decoder": TaskTyp
 class PeftModule(ReuseModule):
     def __init__(self, backbone: dict, task: dict, adapter: dict, freeze: dict | None = None,
                  optim: dict | None = None, seed: int = 0) -> None:
-        adapter = dict(adapter)
-        self.method = adapter.pop("method", None)
+        # a copy: save_hyperparameters() reads the ``adapter`` argument itself, method included
+        options = dict(adapter)
+        self.method = options.pop("method", None)
         if self.method not in CONFIGS:
             raise ConfigError("strategy.adapter.method", self.method, sorted(CONFIGS))
-        self.adapter_options = adapter
+        self.adapter_options = options
         self.freeze_ignored = bool(freeze) and freeze.get("mode", "none") != "none"
         # prefix/prompt act inside PeftModel.forward, so the task model must call the wrapper
         self.through_wrapper = self.method != "lora"

@@ -1,0 +1,49 @@
+"""Settings shared by the CLI and the training callback: the probe set and the drift options.
+
+Kept free of torch/transformers imports so the CLI can reject bad arguments in well under a second.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from codereuse.errors import ConfigError
+
+POSITIVE_INTS = ("max_functions", "clone_pairs", "tokens_per_function", "max_length", "batch_size")
+RSA_METHODS = ("spearman", "pearson")
+
+
+@dataclass
+class ProbeConfig:
+    max_functions: int = 400  # probe functions (train + held-out); drift uses up to this many held-out ones
+    clone_pairs: int = 150  # positive clone pairs for the semantic probe
+    tokens_per_function: int = 12  # subword tokens sampled per function for the token probes
+    max_length: int = 128  # the clone task's functions have 3-40 lines: most fit
+    batch_size: int = 16
+    # mean, not the model's own pooling: a first-token (cls) pool is the same vector for every
+    # input at the embeddings output, which leaves nothing to probe or compare there
+    pooling: str = "mean"
+    seed: int = 42  # train.py's default, so the clone task comes from the same cache entry
+    source_dir: str | None = None  # default: the standard library
+    cache_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in POSITIVE_INTS:
+            value = getattr(self, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(key, value, "an integer >= 1")
+        from codereuse.models.spec import POOLINGS  # here, not above: codereuse.models loads transformers
+
+        if self.pooling not in POOLINGS:
+            raise ConfigError("pooling", self.pooling, POOLINGS)
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        return [field.name for field in fields(cls)]
+
+
+def check_drift_options(threshold: float, rsa_method: str, prefix: str = "") -> None:
+    """Reject a bad drift threshold or RSA method before any feature is extracted."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise ConfigError(f"{prefix}threshold", threshold, "a number in (0, 1)")
+    if rsa_method not in RSA_METHODS:
+        raise ConfigError(f"{prefix}rsa", rsa_method, RSA_METHODS)
