@@ -1,0 +1,126 @@
+"""Dataset cards: one screen of facts about a task, with a trivial baseline's test score as the
+floor every model result should be read against.
+
+Baselines by family: majority-class accuracy (classification); token-overlap (Jaccard) accuracy
+with the threshold chosen on valid (pair); copy-the-input smoothed BLEU (seq2seq); token-overlap
+ranking MRR, each query against up to 999 distractors as in CodeSearchNet (retrieval).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import numpy as np
+
+from .harvest import FILE_REASONS
+from .types import SPLITS, TaskData
+
+TEXT_FIELDS = {"classification": ("code",), "pair": ("code1", "code2"),
+               "seq2seq": ("source", "target"), "retrieval": ("query", "code")}
+RETRIEVAL_POOL = 1000
+MAX_LABEL_ROWS = 16  # one screen: the largest classes of a 104-class POJ-104 card
+# Sub-words: snake_case and camelCase split, acronyms kept, so "get_file_name" meets "file name".
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)}
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def baseline(task: TaskData) -> dict[str, float]:
+    """The trivial baseline's score on the test split (plus any setting it chose on valid)."""
+    test = task.splits["test"]
+    if task.family == "classification":
+        majority = Counter(r["label"] for r in task.splits["train"]).most_common(1)[0][0]
+        return {"majority_accuracy": _mean(r["label"] == majority for r in test)}
+    if task.family == "pair":
+        threshold = _best_threshold(*_overlaps(task.splits["valid"]))
+        scores, labels = _overlaps(test)
+        return {"jaccard_accuracy": _mean((s >= threshold) == bool(y) for s, y in zip(scores, labels)),
+                "jaccard_threshold": threshold}
+    if task.family == "seq2seq":
+        from ..metrics.text import smoothed_bleu  # sacrebleu: only needed here
+        return {"copy_bleu": smoothed_bleu([r["source"] for r in test], [r["target"] for r in test])}
+    return {"overlap_mrr": _overlap_mrr(test)}
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values) if values else 0.0
+
+
+def _overlaps(records: list[dict]) -> tuple[list[float], list[int]]:
+    return [jaccard(words(r["code1"]), words(r["code2"])) for r in records], [r["label"] for r in records]
+
+
+def _best_threshold(scores: list[float], labels: list[int]) -> float:
+    """The cut (predict 1 at or above it) with the best accuracy on these scores."""
+    if not scores:
+        return 0.5
+    order = sorted(zip(scores, labels))
+    positives_above = sum(labels)  # cut below everything: all predicted 1
+    best, best_correct, negatives_below = order[0][0], positives_above, 0
+    for i, (score, label) in enumerate(order):
+        positives_above -= label
+        negatives_below += 1 - label
+        following = order[i + 1][0] if i + 1 < len(order) else score + 1e-9
+        if following > score and positives_above + negatives_below > best_correct:
+            best, best_correct = (score + following) / 2, positives_above + negatives_below
+    return float(best)
+
+
+def _overlap_mrr(records: list[dict]) -> float:
+    import torch  # heavy; only the retrieval baseline needs it
+
+    from ..metrics.retrieval import mean_reciprocal_rank
+
+    total = 0.0
+    for start in range(0, len(records), RETRIEVAL_POOL):
+        chunk = records[start:start + RETRIEVAL_POOL]
+        queries, codes = [words(r["query"]) for r in chunk], [words(r["code"]) for r in chunk]
+        scores = torch.tensor([[jaccard(q, c) for c in codes] for q in queries])
+        total += mean_reciprocal_rank(scores) * len(chunk)
+    return total / len(records) if records else 0.0
+
+
+def format_card(task: TaskData) -> str:
+    """Plain-text card: source, split sizes, label balance, kinds, lengths, skips, baseline."""
+    counts = task.counts()
+    lines = [f"== {task.name} [{task.family}] ==",
+             f"source    {task.source or '(not recorded)'}",
+             "splits    " + " | ".join(f"{s} {counts[s]:,}" for s in SPLITS) + f" | total {sum(counts.values()):,}"]
+    if task.label_names:
+        lines.append(f"labels    {'':<18}" + "".join(f"{s:>8}" for s in SPLITS))
+        shares = {s: Counter(r["label"] for r in task.splits[s]) for s in SPLITS}
+        shown = sorted(i for i, _ in shares["train"].most_common(MAX_LABEL_ROWS)) \
+            if len(task.label_names) > MAX_LABEL_ROWS else range(len(task.label_names))
+        for i in shown:
+            cells = "".join(f"{100 * shares[s][i] / max(1, counts[s]):7.1f}%" for s in SPLITS)
+            lines.append(f"          {task.label_names[i][:18]:<18}{cells}")
+        if len(shown) < len(task.label_names):
+            lines.append(f"          ... {len(task.label_names) - len(shown)} smaller classes not shown")
+    kinds = Counter(r["kind"] for s in SPLITS for r in task.splits[s] if "kind" in r)
+    if kinds:
+        total = sum(kinds.values())
+        lines.append("kinds     " + ", ".join(f"{k} {100 * n / total:.1f}%" for k, n in kinds.most_common()))
+    for field in TEXT_FIELDS[task.family]:
+        texts = [r[field] for s in SPLITS for r in task.splits[s]]
+        lines.append(f"length    {field:<7} chars {_percentiles([len(t) for t in texts])}"
+                     f"   tokens {_percentiles([len(t.split()) for t in texts])}  (p50/p90/p99)")
+    files = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k in FILE_REASONS) or "none"
+    other = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k not in FILE_REASONS)
+    lines.append(f"skipped   files: {files}" + (f"; other: {other}" if other else ""))
+    scores = baseline(task)
+    note = "test split, threshold chosen on valid" if task.family == "pair" else "test split"
+    lines.append("baseline  " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + f"  ({note})")
+    return "\n".join(lines)
+
+
+def _percentiles(values: list[int]) -> str:
+    if not values:
+        return "-"
+    return "/".join(f"{int(v):,}" for v in np.percentile(values, [50, 90, 99]))
