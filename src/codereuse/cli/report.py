@@ -10,14 +10,15 @@ from rich.table import Table
 
 
 def write_metrics(path: Path, metrics: dict) -> None:
-    clean = {key: _plain(value) for key, value in metrics.items()}
+    clean = {key: json_value(value) for key, value in metrics.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(clean, indent=2, sort_keys=True) + "\n")
     tmp.replace(path)
 
 
-def _plain(value):
+def json_value(value):
+    """A metric as a JSON value: tensors/numpy scalars unwrapped, NaN as null."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float) and math.isnan(value):
@@ -30,7 +31,7 @@ def print_table(title: str, metrics: dict) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in metrics.items():
-        value = _plain(value)
+        value = json_value(value)
         if isinstance(value, float):
             text = f"{value:.4f}"
         elif isinstance(value, int) and not isinstance(value, bool):

@@ -12,11 +12,12 @@ Everything is offline unless ``WANDB_MODE=online``; upload later with ``wandb sy
 from __future__ import annotations
 
 import csv
-import math
 import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+
+from codereuse.cli.report import json_value
 
 MAX_GROUP = 128  # W&B's limit on group names
 
@@ -61,7 +62,7 @@ def log_run_summary(loggers: Iterable, metrics: Mapping, output_dir: str | Path)
     run = wandb_run(loggers)
     if run is None:
         return
-    values = {key: _primitive(value) for key, value in metrics.items()}
+    values = {key: json_value(value) for key, value in metrics.items()}
     run.summary.update(values)
     log_table("metrics", list(values), [list(values.values())], run)
     output_dir = Path(output_dir)
@@ -78,7 +79,7 @@ def log_table(key: str, columns: list[str], rows: list[list], run=None) -> None:
 
     run = run or wandb.run
     if run is not None:
-        data = [[_primitive(value) for value in row] for row in rows]
+        data = [[json_value(value) for value in row] for row in rows]
         run.log({key: wandb.Table(columns=[str(c) for c in columns], data=data, allow_mixed_types=True)})
 
 
@@ -116,14 +117,6 @@ def _multirun_hydra():
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return None
     return HydraConfig.get()
-
-
-def _primitive(value):
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
 
 
 def _number(cell: str):

@@ -1,7 +1,6 @@
 """``python train.py``: build the task, the strategy's LightningModule and the Trainer; fit, test, report."""
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from codereuse.data.card import format_card
 from codereuse.data.datamodule import CodeDataModule
 from codereuse.data.registry import load_task
 from codereuse.errors import CodereuseError, ConfigError
-
-log = logging.getLogger(__name__)
 
 
 def run(cfg: DictConfig) -> dict:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import importlib
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +11,6 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM,
 from codereuse.errors import BackboneError
 from codereuse.models.spec import BackboneSpec
 from codereuse.models.tiny import build_tiny
-
-log = logging.getLogger(__name__)
 
 AUTO_CLASSES = {"encoder": AutoModel, "encoder-decoder": AutoModelForSeq2SeqLM, "decoder": AutoModelForCausalLM}
 
