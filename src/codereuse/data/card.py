@@ -1,9 +1,12 @@
-"""Dataset cards: one screen of facts about a task, with a trivial baseline's test score as the
-floor every model result should be read against.
+"""Dataset cards: one screen of facts about a task, with trivial floors every model result should be
+read against.
 
-Baselines by family: majority-class accuracy (classification); token-overlap (Jaccard) accuracy
-with the threshold chosen on valid (pair); copy-the-input smoothed BLEU (seq2seq); token-overlap
-ranking MRR, each query against up to 999 distractors as in CodeSearchNet (retrieval).
+Floors are scored on the *evaluated* test records, anything they fit is fitted on train:
+majority-class accuracy (classification); copy-the-input smoothed BLEU (seq2seq); token-overlap
+ranking MRR, each query against up to 999 distractors as in CodeSearchNet (retrieval). Pair tasks
+get three shallow learners, each a shortcut a model could take instead of reading the code:
+a token-Jaccard threshold, logistic regression on bags of tokens of both sides (shared and
+one-sided tokens), and gradient boosting on the layout of both sides and its differences.
 """
 from __future__ import annotations
 
@@ -31,46 +34,30 @@ def jaccard(a: set[str], b: set[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def baseline(task: TaskData) -> dict[str, float]:
-    """The trivial baseline's score on the test split (plus any setting it chose on valid)."""
-    test = task.splits["test"]
+def floors(task: TaskData, test_records: list[dict] | None = None) -> dict[str, float]:
+    """Named trivial-floor scores on ``test_records`` (default: the test split), fitted on train."""
+    test = task.splits["test"] if test_records is None else test_records
+    train = task.splits["train"]
     if task.family == "classification":
-        majority = Counter(r["label"] for r in task.splits["train"]).most_common(1)[0][0]
+        majority = Counter(r["label"] for r in train).most_common(1)[0][0]
         return {"majority_accuracy": _mean(r["label"] == majority for r in test)}
     if task.family == "pair":
-        threshold = _best_threshold(*_overlaps(task.splits["valid"]))
-        scores, labels = _overlaps(test)
-        return {"jaccard_accuracy": _mean((s >= threshold) == bool(y) for s, y in zip(scores, labels)),
-                "jaccard_threshold": threshold}
+        from .pair_floors import pair_floors  # scikit-learn: only needed here
+        return pair_floors(train, test)
     if task.family == "seq2seq":
         from ..metrics.text import smoothed_bleu  # sacrebleu: only needed here
         return {"copy_bleu": smoothed_bleu([r["source"] for r in test], [r["target"] for r in test])}
     return {"overlap_mrr": _overlap_mrr(test)}
 
 
+def floor(task: TaskData, test_records: list[dict] | None = None) -> tuple[str, float]:
+    """The best (highest) of :func:`floors`: the score a model has to beat."""
+    return max(floors(task, test_records).items(), key=lambda item: item[1])
+
+
 def _mean(values) -> float:
     values = list(values)
     return sum(values) / len(values) if values else 0.0
-
-
-def _overlaps(records: list[dict]) -> tuple[list[float], list[int]]:
-    return [jaccard(words(r["code1"]), words(r["code2"])) for r in records], [r["label"] for r in records]
-
-
-def _best_threshold(scores: list[float], labels: list[int]) -> float:
-    """The cut (predict 1 at or above it) with the best accuracy on these scores."""
-    if not scores:
-        return 0.5
-    order = sorted(zip(scores, labels))
-    positives_above = sum(labels)  # cut below everything: all predicted 1
-    best, best_correct, negatives_below = order[0][0], positives_above, 0
-    for i, (score, label) in enumerate(order):
-        positives_above -= label
-        negatives_below += 1 - label
-        following = order[i + 1][0] if i + 1 < len(order) else score + 1e-9
-        if following > score and positives_above + negatives_below > best_correct:
-            best, best_correct = (score + following) / 2, positives_above + negatives_below
-    return float(best)
 
 
 def _overlap_mrr(records: list[dict]) -> float:
@@ -88,7 +75,7 @@ def _overlap_mrr(records: list[dict]) -> float:
 
 
 def format_card(task: TaskData) -> str:
-    """Plain-text card: source, split sizes, label balance, kinds, lengths, skips, baseline."""
+    """Plain-text card: source, split sizes, label balance, kinds, lengths, skips, floors."""
     counts = task.counts()
     lines = [f"== {task.name} [{task.family}] ==",
              f"source    {task.source or '(not recorded)'}",
@@ -114,8 +101,8 @@ def format_card(task: TaskData) -> str:
     files = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k in FILE_REASONS) or "none"
     other = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k not in FILE_REASONS)
     lines.append(f"skipped   files: {files}" + (f"; other: {other}" if other else ""))
-    scores = baseline(task)
-    note = "test split, threshold chosen on valid" if task.family == "pair" else "test split"
+    scores = floors(task)
+    note = "test split, fitted on train" if task.family in ("pair", "classification") else "test split"
     lines.append("baseline  " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + f"  ({note})")
     return "\n".join(lines)
 

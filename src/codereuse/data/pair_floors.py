@@ -1,0 +1,128 @@
+"""The three shallow floors of a pair task (``code1``/``code2`` -> label), fitted on train.
+
+Each is a shortcut a model could take instead of reading the code; a pair task is only worth
+training on if all three stay low:
+
+- ``jaccard_accuracy``: sub-word Jaccard overlap of the two sides, one threshold (either way);
+- ``bow_logreg_accuracy``: logistic regression on hashed bags of tokens, as the tokens both sides
+  share (``a * b``) and the tokens only one side has (``|a - b|``);
+- ``layout_gbm_accuracy``: gradient boosting on layout statistics (lines, characters, tokens,
+  indentation, ...) of both sides, their absolute differences and ratios.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.feature_extraction.text import HashingVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from .card import jaccard, words
+from .normalize import code_tokens
+
+HASH_FEATURES = 2 ** 18
+# Enough pairs for every learner to find what there is to find, few enough to fit in seconds.
+MAX_TRAIN = 20_000
+
+
+def pair_floors(train: list[dict], test: list[dict]) -> dict[str, float]:
+    train = _subsample(train)
+    y_train, y_test = _labels(train), _labels(test)
+    if not test:
+        return dict.fromkeys(("jaccard_accuracy", "bow_logreg_accuracy", "layout_gbm_accuracy"), 0.0)
+    return {
+        "jaccard_accuracy": _jaccard_accuracy(train, test),
+        "bow_logreg_accuracy": _fitted_accuracy(LogisticRegression(C=1.0, max_iter=2000),
+                                                _bag_features(train), y_train, _bag_features(test), y_test),
+        "layout_gbm_accuracy": _fitted_accuracy(HistGradientBoostingClassifier(random_state=0),
+                                                _layout_features(train), y_train, _layout_features(test), y_test),
+    }
+
+
+def _subsample(records: list[dict]) -> list[dict]:
+    if len(records) <= MAX_TRAIN:
+        return records
+    chosen = np.random.default_rng(0).choice(len(records), MAX_TRAIN, replace=False)
+    return [records[i] for i in sorted(chosen)]
+
+
+def _labels(records: list[dict]) -> np.ndarray:
+    return np.array([r["label"] for r in records])
+
+
+def _fitted_accuracy(model, x_train, y_train, x_test, y_test) -> float:
+    if len(set(y_train.tolist())) < 2:  # nothing to fit: predict the only label seen
+        return float(np.mean(y_test == y_train[0])) if len(y_train) else 0.0
+    return float(np.mean(model.fit(x_train, y_train).predict(x_test) == y_test))
+
+
+# --- token overlap ------------------------------------------------------------------------------
+
+def _overlaps(records: list[dict]) -> list[float]:
+    return [jaccard(words(r["code1"]), words(r["code2"])) for r in records]
+
+
+def _jaccard_accuracy(train: list[dict], test: list[dict]) -> float:
+    """One cut on the overlap, in whichever direction fits train better (a task whose negatives
+    overlap *more* than its positives is as shallow as the reverse)."""
+    scores, labels = _overlaps(train), _labels(train)
+    fits = []
+    for sign in (1.0, -1.0):
+        threshold = best_threshold([sign * s for s in scores], labels.tolist())
+        fits.append((np.mean((sign * np.array(scores) >= threshold) == labels.astype(bool)), sign, threshold))
+    _, sign, threshold = max(fits)
+    predicted = sign * np.array(_overlaps(test)) >= threshold
+    return float(np.mean(predicted == _labels(test).astype(bool)))
+
+
+def best_threshold(scores: list[float], labels: list[int]) -> float:
+    """The cut (predict 1 at or above it) with the best accuracy on these scores."""
+    if not scores:
+        return 0.5
+    order = sorted(zip(scores, labels))
+    positives_above = sum(labels)  # cut below everything: all predicted 1
+    best, best_correct, negatives_below = order[0][0], positives_above, 0
+    for i, (score, label) in enumerate(order):
+        positives_above -= label
+        negatives_below += 1 - label
+        following = order[i + 1][0] if i + 1 < len(order) else score + 1e-9
+        if following > score and positives_above + negatives_below > best_correct:
+            best, best_correct = (score + following) / 2, positives_above + negatives_below
+    return float(best)
+
+
+# --- bags of tokens -----------------------------------------------------------------------------
+
+def _analyzer(code: str) -> list[str]:
+    """Whole code tokens (names, keywords, operators, literals) plus their sub-words."""
+    tokens = [text for _, text in code_tokens(code)]
+    return tokens + ["#" + w for w in words(code)]
+
+
+_HASHER = HashingVectorizer(analyzer=_analyzer, n_features=HASH_FEATURES, binary=True, norm=None,
+                            alternate_sign=False)
+
+
+def _bag_features(records: list[dict]):
+    a = _HASHER.transform([r["code1"] for r in records])
+    b = _HASHER.transform([r["code2"] for r in records])
+    shared = a.multiply(b)
+    return sparse.hstack([shared, abs(a - b)]).tocsr()
+
+
+# --- layout -------------------------------------------------------------------------------------
+
+def layout(code: str) -> list[float]:
+    """Everything a printer or a length filter could leak: sizes, whitespace, indentation."""
+    lines = code.split("\n")
+    indents = [len(line) - len(line.lstrip(" ")) for line in lines]
+    lengths = [len(line) for line in lines]
+    return [len(lines), len(code), len(code.split()), len(code_tokens(code)), code.count(" "),
+            sum(indents), max(indents), float(np.mean(indents)), max(lengths), float(np.mean(lengths)),
+            sum(1 for i in indents if i > 4)]
+
+
+def _layout_features(records: list[dict]) -> np.ndarray:
+    a = np.array([layout(r["code1"]) for r in records], dtype=float).reshape(-1, 11)
+    b = np.array([layout(r["code2"]) for r in records], dtype=float).reshape(-1, 11)
+    return np.hstack([a, b, np.abs(a - b), (b + 1) / (a + 1)])
