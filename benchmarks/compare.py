@@ -1,0 +1,188 @@
+"""Fair side-by-side comparisons of training arms (the machinery every benchmark shares).
+
+A reviewer's checklist, built in: every arm gets its own learning rate, chosen from its own small
+grid on the validation monitor (``tune``, recorded in ``benchmarks/tuned/<benchmark>.yaml``); the
+measured run (``run_arms``) repeats every arm over several training seeds, interleaving the arms
+within each seed so machine noise hits all of them; scores are means with standard errors, beside
+the task's trivial floor; and ``seconds_to`` turns each run's validation history into time to
+accuracy. Every run goes through ``codereuse.cli.train.run``, the same code as ``train.py``.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from omegaconf import open_dict
+
+from codereuse.cli.train import run
+from codereuse.errors import ConfigError
+from common import compose_train
+
+TUNED_DIR = Path(__file__).resolve().parent / "tuned"
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    overrides: list[str]
+    lr_grid: list[float]
+    # an arm that trains exactly like another (e.g. the same freeze with a prefix cache) takes its LR
+    lr_from: str | None = None
+
+
+# --- statistics ---------------------------------------------------------------------------------
+def mean_se(values) -> tuple[float, float]:
+    """(mean, standard error of the mean); the error is NaN for fewer than two values."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("mean_se of no values")
+    mean = statistics.fmean(values)
+    se = statistics.stdev(values) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+    return mean, se
+
+
+def seconds_to(target: float, history: list, mode: str = "max") -> float | None:
+    """Elapsed seconds at the first validation check scoring at least ``target`` (at most, for
+    ``mode="min"``); None if no check got there. ``history`` holds (seconds, value) pairs or the
+    dicts ``ValidationHistory`` writes."""
+    for seconds, value in (_pair(point) for point in history):
+        if (value >= target) if mode == "max" else (value <= target):
+            return seconds
+    return None
+
+
+def _pair(point) -> tuple[float, float]:
+    return (point["seconds"], point["value"]) if isinstance(point, dict) else (point[0], point[1])
+
+
+# --- single runs ---------------------------------------------------------------------------------
+def train_once(overrides: list[str]) -> dict:
+    """``run(cfg)`` as ``python train.py <overrides>`` (whose metrics carry the task's floor on the
+    evaluated test records, ``test/floor``), plus the validation history."""
+    cfg = compose_train(overrides)
+    history_path = Path(cfg.paths.output_dir) / "history.json"
+    history = {"_target_": "codereuse.cli.history.ValidationHistory", "path": str(history_path), "monitor": cfg.task.monitor}
+    with open_dict(cfg):
+        if cfg.get("callbacks") is None:
+            cfg.callbacks = {}
+        cfg.callbacks.val_history = history
+    metrics = run(cfg)
+    metrics["history"] = json.loads(history_path.read_text())["history"] if history_path.is_file() else []
+    metrics["monitor"], metrics["monitor_mode"] = cfg.task.monitor, cfg.task.monitor_mode
+    return metrics
+
+
+def _arm_overrides(arm: Arm, common: list[str], lr: float, seed: int) -> list[str]:
+    return [*common, *arm.overrides, f"strategy.optim.lr={lr!r}", f"seed={seed}"]
+
+
+# --- tuning --------------------------------------------------------------------------------------
+def tune(benchmark: str, task: str, arms: list[Arm], common: list[str], seed: int = 0,
+         directory: Path = TUNED_DIR) -> dict[str, float]:
+    """Each arm's LR from its own grid, chosen on the task's validation monitor (no test runs);
+    written to ``<directory>/<benchmark>.yaml`` under ``task`` and printed."""
+    common = [*common, f"task={task}"]
+    lrs, record = {}, {}
+    for arm in arms:
+        if arm.lr_from:
+            continue
+        scores = {}
+        for lr in arm.lr_grid:
+            metrics = train_once([*_arm_overrides(arm, common, lr, seed), "test=false"])
+            scores[lr] = metrics[metrics["monitor"]]
+            print(f"[tune {benchmark}] {arm.name} lr={lr:g}: {metrics['monitor']} {scores[lr]:.4f}", flush=True)
+        best = (max if metrics["monitor_mode"] == "max" else min)(scores, key=scores.get)
+        lrs[arm.name] = best
+        record[arm.name] = {"lr": best, "grid": {f"{lr:g}": round(s, 4) for lr, s in scores.items()}}
+    for arm in arms:
+        if arm.lr_from:
+            lrs[arm.name] = lrs[arm.lr_from]
+            record[arm.name] = {"lr": lrs[arm.name], "from": arm.lr_from}
+    path = directory / f"{benchmark}.yaml"
+    stored = _read_yaml(path)
+    stored[task] = {"monitor": metrics["monitor"], "seed": seed, "common": list(common),
+                    "tuned_on": datetime.date.today().isoformat(), "arms": record}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"# learning rates chosen by `--tune` (benchmarks/compare.py); the default run reuses them\n"
+                    + yaml.safe_dump(stored, sort_keys=False))
+    print(f"[tune {benchmark}] chosen on {metrics['monitor']}: " + json.dumps(lrs) + f" -> {path}", flush=True)
+    return lrs
+
+
+def load_tuned(benchmark: str, task: str, arms: list[Arm] | None = None, directory: Path = TUNED_DIR) -> dict[str, float]:
+    """The LRs a ``--tune`` pass recorded; ConfigError (one line) if the file, task or an arm is missing."""
+    path = directory / f"{benchmark}.yaml"
+    entry = _read_yaml(path).get(task)
+    if not entry:
+        raise ConfigError("tuned learning rates", f"{path.name}:{task}", hint=f"run the benchmark with --tune first ({path})")
+    lrs = {name: float(arm["lr"]) for name, arm in entry["arms"].items()}
+    missing = [arm.name for arm in arms or [] if arm.name not in lrs]
+    if missing:
+        raise ConfigError("tuned learning rates", f"{path.name}:{task}",
+                          hint=f"no LR for arm(s) {', '.join(missing)}; rerun with --tune")
+    return lrs
+
+
+def _read_yaml(path: Path) -> dict:
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
+# --- measured runs -------------------------------------------------------------------------------
+def interleaved(arms: list[Arm], seeds) -> list[tuple[int, Arm]]:
+    """Every arm once per seed; the order rotates with the seed so no arm always runs first."""
+    return [(seed, arms[(i + k) % len(arms)]) for i, seed in enumerate(seeds) for k in range(len(arms))]
+
+
+def run_arms(arms: list[Arm], common: list[str], lrs: dict[str, float], seeds=(0, 1, 2)) -> dict[str, dict]:
+    """Every arm at its LR over ``seeds``; per arm the means and standard errors of the test metrics
+    (``f1``, ``f1_se``, ``acc``, ``acc_se``, ...), of ``seconds`` (fit) and ``val`` (final validation
+    monitor), the ``floor``, ``lr`` and the per-seed ``runs`` (each with its validation ``history``)."""
+    runs: dict[str, list[dict]] = {arm.name: [] for arm in arms}
+    for seed, arm in interleaved(arms, seeds):
+        metrics = train_once(_arm_overrides(arm, common, lrs[arm.name], seed))
+        runs[arm.name].append({"seed": seed, "history": metrics.pop("history"), **metrics})
+        print(f"[compare] seed {seed} {arm.name}: " + json.dumps(_brief(metrics)), flush=True)
+    return {name: summarise(per_seed, lrs[name]) for name, per_seed in runs.items()}
+
+
+def summarise(per_seed: list[dict], lr: float) -> dict:
+    monitor = per_seed[0]["monitor"]
+    result = {"lr": lr}
+    columns = {key[len("test/"):]: key for key in per_seed[0] if key.startswith("test/") and key != "test/floor_name"}
+    columns.update(seconds="fit_seconds", val=monitor)
+    for name, key in columns.items():
+        values = [run[key] for run in per_seed if isinstance(run.get(key), (int, float))]
+        if values:
+            result[name], result[f"{name}_se"] = mean_se(values)
+    if "test/floor_name" in per_seed[0]:
+        result["floor_name"] = per_seed[0]["test/floor_name"]
+    result["runs"] = per_seed
+    return result
+
+
+def time_to_reference(results: dict[str, dict], reference: str) -> dict[str, float | None]:
+    """Per arm, the mean over seeds of the seconds to reach ``reference``'s final validation score
+    of the same seed; None ("never") if the arm missed it in any seed."""
+    targets = {run["seed"]: run[run["monitor"]] for run in results[reference]["runs"]}
+    times = {}
+    for name, result in results.items():
+        reached = [seconds_to(targets[run["seed"]], run["history"], run["monitor_mode"]) for run in result["runs"]]
+        times[name] = None if any(t is None for t in reached) else statistics.fmean(reached)
+    return times
+
+
+def _brief(metrics: dict) -> dict:
+    keys = ("fit_seconds", "test/f1", "test/acc", "test/floor", metrics.get("monitor"))
+    return {k: round(metrics[k], 4) for k in keys if isinstance(metrics.get(k), (int, float))}
+
+
+def rounded(value, digits: int = 4):
+    """JSON-ready: floats rounded, NaN as null."""
+    if isinstance(value, float):
+        return None if math.isnan(value) else round(value, digits)
+    return value

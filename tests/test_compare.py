@@ -1,0 +1,121 @@
+"""benchmarks/compare.py: statistics, time to accuracy, LR tuning and its YAML, interleaved arms,
+and one real (tiny) comparison through ``train.py``'s run()."""
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+import yaml
+
+from codereuse.errors import ConfigError
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import compare  # noqa: E402
+from compare import Arm  # noqa: E402
+
+ARMS = [Arm("full", ["freeze=none"], [1e-4, 2e-4, 5e-4]), Arm("top2", ["freeze=top2"], [1e-3, 3e-3]),
+        Arm("top2_cached", ["freeze=top2", "freeze.cache=true"], [], lr_from="top2")]
+
+
+def test_mean_and_standard_error_of_known_values():
+    mean, se = compare.mean_se([1, 2, 3, 4])
+    assert mean == pytest.approx(2.5)
+    assert se == pytest.approx(math.sqrt(5 / 3) / 2)  # sample sd sqrt(5/3), over sqrt(4)
+    assert compare.mean_se([0.7, 0.7, 0.7]) == (pytest.approx(0.7), 0.0)
+    mean, se = compare.mean_se([0.8])
+    assert mean == 0.8 and math.isnan(se)  # one run has no spread to report
+    with pytest.raises(ValueError):
+        compare.mean_se([])
+
+
+def test_seconds_to_reach_a_score_or_never():
+    history = [(10.0, 0.50), (20.0, 0.72), (30.0, 0.65), (40.0, 0.80)]
+    assert compare.seconds_to(0.72, history) == 20.0  # first check at or above, not the best one
+    assert compare.seconds_to(0.75, history) == 40.0
+    assert compare.seconds_to(0.81, history) is None  # never within the budget
+    assert compare.seconds_to(0.4, [{"seconds": 5.0, "value": 0.45}]) == 5.0
+    assert compare.seconds_to(0.6, [(1.0, 0.9), (2.0, 0.55)], mode="min") == 2.0
+    assert compare.seconds_to(0.5, []) is None
+
+
+def fake_runner(calls: list, scores):
+    """A stand-in for train_once: records its overrides; the score is ``scores(arm freeze, lr, seed)``."""
+    def train_once(overrides):
+        values = dict(o.split("=", 1) for o in overrides)
+        lr, seed = float(values["strategy.optim.lr"]), int(values.get("seed", 0))
+        calls.append((values["freeze"] + ("_cached" if "freeze.cache" in values else ""), lr, seed))
+        score = scores(values["freeze"], lr, seed)
+        history = [{"seconds": 10.0 * k, "value": score * k / 2} for k in (1, 2)]
+        return {"val/f1": score, "test/f1": score - 0.01, "test/acc": score, "test/floor": 0.6,
+                "test/floor_name": "jaccard_accuracy", "fit_seconds": 20.0 + seed, "history": history,
+                "monitor": "val/f1", "monitor_mode": "max"}
+    return train_once
+
+
+def test_tune_picks_each_arms_best_lr_and_round_trips_the_yaml(tmp_path, monkeypatch, capsys):
+    best = {"none": 2e-4, "top2": 3e-3}
+    calls = []
+    monkeypatch.setattr(compare, "train_once", fake_runner(calls, lambda f, lr, s: 0.9 - abs(math.log(lr / best[f]))))
+    lrs = compare.tune("bench", "clone", ARMS, ["model=tiny"], directory=tmp_path)
+    assert lrs == {"full": 2e-4, "top2": 3e-3, "top2_cached": 3e-3}
+    assert [c[:2] for c in calls] == [("none", 1e-4), ("none", 2e-4), ("none", 5e-4), ("top2", 1e-3), ("top2", 3e-3)]
+    assert '"full": 0.0002' in capsys.readouterr().out  # the choice is printed
+    stored = yaml.safe_load((tmp_path / "bench.yaml").read_text())["clone"]
+    assert stored["arms"]["full"]["grid"] == {"0.0001": pytest.approx(0.9 - math.log(2), abs=1e-4), "0.0002": 0.9,
+                                              "0.0005": pytest.approx(0.9 - math.log(2.5), abs=1e-4)}
+    assert stored["arms"]["top2_cached"] == {"lr": 3e-3, "from": "top2"}
+    assert compare.load_tuned("bench", "clone", ARMS, directory=tmp_path) == lrs
+    # a second task is added beside the first, not over it
+    compare.tune("bench", "defect", ARMS[:1], ["model=tiny"], directory=tmp_path)
+    assert compare.load_tuned("bench", "clone", directory=tmp_path) == lrs
+
+
+def test_load_tuned_fails_in_one_line_when_something_is_missing(tmp_path):
+    with pytest.raises(ConfigError, match="--tune"):
+        compare.load_tuned("absent", "clone", directory=tmp_path)
+    (tmp_path / "bench.yaml").write_text(yaml.safe_dump({"clone": {"arms": {"full": {"lr": 1e-4}}}}))
+    with pytest.raises(ConfigError, match="no LR for arm.s. top2, top2_cached"):
+        compare.load_tuned("bench", "clone", ARMS, directory=tmp_path)
+    with pytest.raises(ConfigError, match="bench.yaml:defect"):
+        compare.load_tuned("bench", "defect", directory=tmp_path)
+
+
+def test_arms_are_interleaved_within_each_seed_in_rotating_order():
+    order = [(seed, arm.name) for seed, arm in compare.interleaved(ARMS, (0, 1, 2))]
+    assert order == [(0, "full"), (0, "top2"), (0, "top2_cached"),
+                     (1, "top2"), (1, "top2_cached"), (1, "full"),
+                     (2, "top2_cached"), (2, "full"), (2, "top2")]
+
+
+def test_run_arms_aggregates_over_seeds_and_times_to_the_reference(monkeypatch):
+    calls = []
+    score = {"none": 0.80, "top2": 0.76}
+    monkeypatch.setattr(compare, "train_once", fake_runner(calls, lambda f, lr, s: score[f] + 0.02 * s))
+    lrs = {"full": 1e-4, "top2": 1e-3, "top2_cached": 1e-3}
+    results = compare.run_arms(ARMS, ["model=tiny"], lrs, seeds=(0, 1, 2))
+    assert [(c[0], c[2]) for c in calls][:4] == [("none", 0), ("top2", 0), ("top2_cached", 0), ("top2", 1)]
+    full = results["full"]
+    assert full["lr"] == 1e-4 and [run["seed"] for run in full["runs"]] == [0, 1, 2]
+    assert full["f1"] == pytest.approx(0.81) and full["f1_se"] == pytest.approx(0.02 / math.sqrt(3))
+    assert full["acc"] == pytest.approx(0.82) and full["seconds"] == pytest.approx(21.0)
+    assert full["floor"] == pytest.approx(0.6) and full["floor_name"] == "jaccard_accuracy"
+    # full reaches its own final score at its last check; top2 never gets there
+    assert compare.time_to_reference(results, "full") == {"full": 20.0, "top2": None, "top2_cached": None}
+
+
+def test_a_real_tiny_comparison_through_train_run(tmp_path, code_tree):
+    common = ["model=tiny", "task=clone", f"data.source_dir={code_tree}", "logger=none", "callbacks=none",
+              "trainer.max_epochs=2", "trainer.val_check_interval=0.5", "task.max_train_examples=32",
+              "task.max_eval_examples=16", "task.batch_size=8", "task.max_length=48"]
+    arms = [Arm("full", ["freeze=none"], [1e-3]), Arm("top2_cached", ["freeze=top2", "freeze.cache=true"], [1e-3])]
+    results = compare.run_arms(arms, common, {"full": 1e-3, "top2_cached": 1e-3}, seeds=(0,))
+    for result in results.values():
+        run = result["runs"][0]
+        assert 0.0 <= result["f1"] <= 1.0 and 0.0 <= result["floor"] <= 1.0
+        # two validation checks per epoch, at increasing times, each with the final score last
+        assert [point["epoch"] for point in run["history"]] == [0, 0, 1, 1]
+        assert all(a["seconds"] < b["seconds"] for a, b in zip(run["history"], run["history"][1:]))
+        assert run["history"][-1]["value"] == pytest.approx(run["val/f1"])
+    assert results["top2_cached"]["runs"][0]["trainable_params"] < results["full"]["runs"][0]["trainable_params"]
