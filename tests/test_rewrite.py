@@ -279,6 +279,9 @@ def rewritten_module(path: Path, seed: int, vocabulary: list[str]) -> tuple[dict
         return out
 
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    # a new function name is bound at module level: it must not shadow one of the module's names
+    taken = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    vocabulary = [word for word in vocabulary if word not in taken]
     tree.body = transform(tree.body)
     namespace = {"__name__": f"rewritten_{path.stem}", "_adapt": keyword_adapter}
     exec(compile(ast.fix_missing_locations(tree), str(path), "exec"), namespace)
@@ -338,3 +341,119 @@ def test_a_few_hundred_standard_library_functions_compile_and_are_deterministic(
         compile(text, "<rewritten>", "exec")
         compile(ast.Module([new], []), "<rewritten-ast>", "exec")  # every node has a location
     assert len(applied) >= 5
+
+
+def test_for_to_while_and_back():
+    source = """
+        def running(xs, n):
+            out = 0
+            for i in range(n):
+                if i >= len(xs):
+                    break
+                out = out * 3 + xs[i]
+            total = 0
+            k = 1
+            while k < 4:
+                total += k * out
+                k += 1
+            return out, total
+    """
+    inputs = [([1, 2, 3], 3), ([], 0), ([5], 4), ([2, 2], -1)]
+    assert_kind_preserves_behaviour(source, "for_to_while", inputs)
+    assert_kind_preserves_behaviour(source, "while_to_for", inputs)
+
+
+def test_loops_whose_counter_or_bound_is_observable_are_left_alone():
+    kinds = kinds_over_seeds("""
+        def unsafe(xs, n):
+            for i in range(n):
+                n -= 1
+            for j in range(3):
+                if j:
+                    continue
+                xs.append(j)
+            for k in range(2):
+                k = k * 2
+            m = 0
+            while m < len(xs):
+                xs.pop()
+                m += 1
+            return i, n, m
+    """)
+    assert not kinds & {"for_to_while", "while_to_for"}
+
+
+@pytest.mark.parametrize("kind", ["guard_to_else", "else_to_guard"])
+def test_guard_clause_and_else_branch(kind):
+    assert_kind_preserves_behaviour("""
+        def describe(x):
+            if x is None:
+                return "none"
+            if x < 0:
+                raise ValueError(x)
+            else:
+                label = "pos"
+            for ch in str(x):
+                if ch == "0":
+                    continue
+                label += ch
+            return label
+    """, kind, [(None,), (-3,), (0,), (105,), (7.5,)])
+
+
+def test_swap_independent_statements():
+    assert_kind_preserves_behaviour("""
+        def spread(point, scale):
+            x = point[0] * scale
+            y = point[1] - scale
+            name = str(scale)
+            size = len(point)
+            return x, y, name, size
+    """, "swap_statements", [((1, 2), 3), ((0, 0, 0), -1), ((1,), 2)])
+    # dependent, calling or inside try: never swapped
+    kinds = kinds_over_seeds("""
+        def dependent(items, log):
+            a = len(items)
+            b = a + 1
+            c = log(items)
+            d = log(b)
+            try:
+                e = items[0]
+                f = items[1]
+            except IndexError:
+                e = f = None
+            return b, c, d, e, f
+    """)
+    assert "swap_statements" not in kinds
+
+
+@pytest.mark.parametrize("kind", ["ternary_to_if", "if_to_ternary"])
+def test_conditional_expression_and_if(kind):
+    assert_kind_preserves_behaviour("""
+        def sign(x, flag):
+            word = "neg" if x < 0 else "non-neg"
+            if flag:
+                scale = 2
+            else:
+                scale = 3
+            if x == 0:
+                return word
+            else:
+                return word * scale
+    """, kind, [(-1, True), (0, False), (4, False), (2, True)])
+
+
+def test_every_structural_kind_is_documented_and_inverse_pairs_never_undo_each_other():
+    from codereuse.data.rewrite import STRUCTURAL_KINDS
+    assert REWRITE_KINDS == ("rename", *STRUCTURAL_KINDS) and len(STRUCTURAL_KINDS) == 13
+    func = parse_function("""
+        def f(n):
+            out = []
+            for i in range(n):
+                out.append(i)
+            return out
+    """)
+    for seed in range(30):
+        _, kinds = rewrite_function(func, random.Random(seed), VOCAB, max_rewrites=5)
+        assert not {"for_to_while", "while_to_for"} <= set(kinds)
+        assert not {"loop_to_comprehension", "comprehension_to_loop"} <= set(kinds)

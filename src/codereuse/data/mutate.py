@@ -47,6 +47,13 @@ _COMPARE_SWAPS: dict[type, type] = {
     ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
     ast.In: ast.NotIn, ast.NotIn: ast.In,
 }
+# Calls whose result does not depend on the order of their two arguments: swapping them is no bug.
+_COMMUTATIVE_CALLS = frozenset({
+    "max", "min", "add", "mul", "and_", "or_", "xor", "eq", "ne", "is_", "is_not", "gcd", "lcm", "hypot",
+    "dist", "isclose", "union", "intersection", "symmetric_difference", "isdisjoint"})
+# x + 0, x - 0, x * 1, x // 1, x ** 1, x << 0, ...: an operator swap that leaves the value alone.
+_NEUTRAL_RIGHT = {ast.Add: 0, ast.Sub: 0, ast.Mult: 1, ast.Div: 1, ast.FloorDiv: 1, ast.Pow: 1,
+                  ast.LShift: 0, ast.RShift: 0, ast.BitXor: 0}
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda,
            ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
@@ -140,9 +147,11 @@ def _arithmetic_sites(func, body) -> list[Site]:
         if isinstance(n, ast.BinOp):
             # "a" + x, "%s" % x or [0] * n with a swapped operator is a guaranteed TypeError,
             # not a subtle bug.
-            if _is_sequence_literal(n.left) or _is_sequence_literal(n.right):
+            if _is_sequence_literal(n.left) or _is_sequence_literal(n.right) or _neutral(n.op, n.right) \
+                    or _neutral(n.op, n.left, left=True) or _idempotent(n):
                 continue
-        elif not (isinstance(n, ast.AugAssign) and not _is_sequence_literal(n.value)):
+        elif not (isinstance(n, ast.AugAssign) and not _is_sequence_literal(n.value)
+                  and not _neutral(n.op, n.value)):
             continue
         sites += [(n, new) for new in _ARITH_SWAPS.get(type(n.op), ())]
     return sites
@@ -181,10 +190,34 @@ def _comparison_sites(func, body) -> list[Site]:
             for k in range(len(n.ops))]
 
 
+def _neutral(op: ast.operator, operand: ast.expr, left: bool = False) -> bool:
+    """Would swapping ``op`` leave the value alone because of this constant operand?
+
+    Right: ``x + 0 == x - 0``, ``x * 1 == x // 1 == x ** 1``, ``x << 0 == x >> 0``, ``x ^ 0 == x | 0``.
+    Left: ``0 * x == 0 / x == 0 // x`` (for x != 0)."""
+    if not (isinstance(operand, ast.Constant) and type(operand.value) in (int, float)):
+        return False
+    if left:
+        return type(op) in (ast.Mult, ast.Div, ast.FloorDiv) and operand.value == 0
+    neutral = _NEUTRAL_RIGHT.get(type(op))
+    return neutral is not None and operand.value == neutral
+
+
+def _idempotent(node: ast.BinOp) -> bool:
+    """``x & x == x | x``: the same operand on both sides of a bitwise and/or."""
+    return isinstance(node.op, (ast.BitAnd, ast.BitOr)) and ast.dump(node.left) == ast.dump(node.right)
+
+
+def _call_name(call: ast.Call) -> str | None:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
 def _swap_argument_sites(func, body) -> list[Site]:
     sites = []
     for n in body:
-        if not isinstance(n, ast.Call) or any(isinstance(a, ast.Starred) for a in n.args):
+        if not isinstance(n, ast.Call) or any(isinstance(a, ast.Starred) for a in n.args) \
+                or _call_name(n) in _COMMUTATIVE_CALLS:
             continue
         texts = [ast.unparse(a) for a in n.args]
         sites += [(n, (i, j)) for i in range(len(texts)) for j in range(i + 1, len(texts))
