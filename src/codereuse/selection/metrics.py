@@ -1,0 +1,196 @@
+"""Transferability metrics: a score of frozen features ``X`` (N, D) for labels ``y`` (N,), higher
+= expected to transfer better. No maintained package implements these (checked the package lists),
+so each is written from its paper and tested on a case with a known answer.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.covariance import LedoitWolf
+from sklearn.decomposition import PCA
+from sklearn.mixture import GaussianMixture
+
+
+def _one_hot(y: np.ndarray) -> np.ndarray:
+    classes = np.unique(y)
+    return (y[:, None] == classes[None, :]).astype(np.float64)
+
+
+def _reduce(X: np.ndarray, dims: int | None, seed: int = 0) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if dims is None or X.shape[1] <= dims:
+        return X
+    return PCA(n_components=min(dims, *X.shape), random_state=seed).fit_transform(X)
+
+
+# --- LogME (You et al., 2021) --------------------------------------------------------------------
+def logme_evidence(X: np.ndarray, t: np.ndarray, alpha: float, beta: float) -> float:
+    """Exact log evidence log p(t | X, alpha, beta) of Bayesian linear regression t = X w + noise,
+    w ~ N(0, I / alpha), noise ~ N(0, 1 / beta), via the SVD of X.
+
+    log |A| with A = alpha I_D + beta X^T X is sum_i log(alpha + beta s_i^2) over the k non-zero
+    singular values plus (D - k) log alpha for the rest: the term the widely copied fixed-point
+    code drops when N < D.
+    """
+    n, d = X.shape
+    u, s, _ = np.linalg.svd(X, full_matrices=False)
+    sigma = s ** 2
+    k = int(np.sum(sigma > sigma.max(initial=0.0) * 1e-12 * max(n, d))) if sigma.size else 0
+    sigma, u = sigma[:k], u[:, :k]
+    projected = u.T @ t  # coordinates of t in X's column space
+    shrink = beta * sigma / (alpha + beta * sigma)
+    m_norm2 = np.sum(beta ** 2 * sigma * projected ** 2 / (alpha + beta * sigma) ** 2)
+    residual2 = np.sum(((1 - shrink) * projected) ** 2) + (t @ t - projected @ projected)
+    log_det_a = np.sum(np.log(alpha + beta * sigma)) + (d - k) * np.log(alpha)
+    return float(n / 2 * np.log(beta) + d / 2 * np.log(alpha) - n / 2 * np.log(2 * np.pi)
+                 - beta / 2 * residual2 - alpha / 2 * m_norm2 - log_det_a / 2)
+
+
+def logme_fit(X: np.ndarray, t: np.ndarray, iterations: int = 1000, tol: float = 1e-7) -> tuple[float, float]:
+    """MacKay's fixed point for (alpha, beta) maximising the evidence (gamma counts all D
+    directions, so it is the stationary point of the exact evidence; it converges slowly, towards
+    alpha -> inf, when the features explain nothing: hence the generous iteration cap)."""
+    n = X.shape[0]
+    u, s, _ = np.linalg.svd(X, full_matrices=False)
+    sigma, projected = s ** 2, u.T @ t
+    outside = max(float(t @ t - projected @ projected), 0.0)
+    alpha, beta = 1.0, 1.0
+    for _ in range(iterations):
+        gamma = np.sum(beta * sigma / (alpha + beta * sigma))
+        m_norm2 = np.sum(beta ** 2 * sigma * projected ** 2 / (alpha + beta * sigma) ** 2)
+        residual2 = np.sum((alpha / (alpha + beta * sigma) * projected) ** 2) + outside
+        new_alpha = gamma / max(m_norm2, 1e-12)
+        new_beta = max(n - gamma, 1e-12) / max(residual2, 1e-12)
+        done = abs(new_alpha - alpha) / alpha < tol and abs(new_beta - beta) / beta < tol
+        alpha, beta = new_alpha, new_beta
+        if done:
+            break
+    return float(alpha), float(beta)
+
+
+class LogME:
+    """Mean over classes (one-vs-rest targets) of the maximised log evidence per example."""
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
+        X = np.asarray(X, dtype=np.float64)
+        targets = _one_hot(y)
+        total = 0.0
+        for t in targets.T:
+            alpha, beta = logme_fit(X, t)
+            total += logme_evidence(X, t, alpha, beta) / X.shape[0]
+        return total / targets.shape[1]
+
+
+# --- H-score (Bao et al., 2019) and its shrinkage variant (Ibrahim et al., 2022) -----------------
+def _between_class_cov(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    centred = X - X.mean(axis=0)
+    means = np.zeros_like(centred)
+    for c in np.unique(y):
+        means[y == c] = centred[y == c].mean(axis=0)
+    return means.T @ means / X.shape[0]
+
+
+class HScore:
+    """tr(cov(X)^+ cov(E[X | y])): how much of the feature variance the classes explain."""
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
+        X = np.asarray(X, dtype=np.float64)
+        cov = np.cov(X, rowvar=False, bias=True)
+        return float(np.trace(np.linalg.pinv(cov, hermitian=True) @ _between_class_cov(X, y)))
+
+
+class ShrinkageHScore:
+    """H-score with the Ledoit-Wolf shrunk covariance, well conditioned when N < D."""
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
+        X = np.asarray(X, dtype=np.float64)
+        estimator = LedoitWolf(assume_centered=False).fit(X)
+        shrunk, alpha = estimator.covariance_, estimator.shrinkage_
+        return float(np.trace(np.linalg.solve(shrunk, (1 - alpha) * _between_class_cov(X, y))))
+
+
+# --- PARC (Bolya et al., 2021) --------------------------------------------------------------------
+class PARC:
+    """Spearman correlation of the examples' pairwise dissimilarities (1 - Pearson) in feature
+    space and in label space, x100; features PCA-reduced to ``dims`` first, as in the paper."""
+
+    def __init__(self, dims: int | None = 32) -> None:
+        self.dims = dims
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
+        features = _reduce(X, self.dims)
+        upper = np.triu_indices(features.shape[0], k=1)
+        feature_dist = 1 - np.corrcoef(features)[upper]
+        label_dist = 1 - np.corrcoef(_one_hot(y))[upper]
+        return float(spearmanr(feature_dist, label_dist).statistic * 100)
+
+
+# --- GBC (Pandy et al., 2022) ---------------------------------------------------------------------
+class GBC:
+    """Minus the summed Bhattacharyya coefficients between per-class diagonal Gaussians: 0 when
+    the classes do not overlap, more negative the more they do."""
+
+    def __init__(self, dims: int | None = 64) -> None:
+        self.dims = dims
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
+        features = _reduce(X, self.dims)
+        stats = []
+        for c in np.unique(y):
+            members = features[y == c]
+            stats.append((members.mean(axis=0), members.var(axis=0) + 1e-9))
+        total = 0.0
+        for i, (mean_i, var_i) in enumerate(stats):
+            for j, (mean_j, var_j) in enumerate(stats):
+                if i == j:
+                    continue
+                var = (var_i + var_j) / 2
+                distance = (np.sum((mean_i - mean_j) ** 2 / var) / 8
+                            + (np.sum(np.log(var)) - (np.sum(np.log(var_i)) + np.sum(np.log(var_j))) / 2) / 2)
+                total += np.exp(-distance)
+        return float(-total)
+
+
+# --- N-LEEP (Li et al., 2021) ---------------------------------------------------------------------
+class NLEEP:
+    """LEEP with a Gaussian mixture's soft clusters (on PCA features keeping ``variance``) in
+    place of source-class probabilities: mean log P(y_i | x_i) through the clusters."""
+
+    def __init__(self, components_per_class: int = 1, variance: float = 0.8, seed: int = 0) -> None:
+        self.components_per_class, self.variance, self.seed = components_per_class, variance, seed
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
+        X = np.asarray(X, dtype=np.float64)
+        features = PCA(n_components=self.variance, svd_solver="full", random_state=self.seed).fit_transform(X)
+        classes = np.unique(y)
+        mixture = GaussianMixture(n_components=self.components_per_class * len(classes), covariance_type="diag",
+                                  random_state=self.seed, reg_covar=1e-4).fit(features)
+        posterior = mixture.predict_proba(features)  # (N, Z)
+        labels = _one_hot(y)  # (N, C)
+        joint = labels.T @ posterior / X.shape[0]  # P(y, z)
+        conditional = joint / np.maximum(joint.sum(axis=0, keepdims=True), 1e-12)  # P(y | z)
+        likelihood = np.sum(posterior * (labels @ conditional), axis=1)  # sum_z P(y_i | z) P(z | x_i)
+        return float(np.mean(np.log(np.maximum(likelihood, 1e-12))))
+
+
+# --- TransRate (Huang et al., 2022) ---------------------------------------------------------------
+def coding_rate(Z: np.ndarray, eps: float) -> float:
+    """R(Z, eps) = 1/2 logdet(I + d / (n eps^2) Z^T Z), through the smaller Gram matrix."""
+    n, d = Z.shape
+    gram = Z @ Z.T if n < d else Z.T @ Z
+    return float(np.linalg.slogdet(np.eye(gram.shape[0]) + d / (n * eps ** 2) * gram)[1] / 2)
+
+
+class TransRate:
+    """Rate reduction R(Z) - sum_c (n_c / n) R(Z_c) of the centred features (divided by their
+    overall scale so that ``eps`` means the same for every model)."""
+
+    def __init__(self, eps: float = 1e-1, dims: int | None = None) -> None:
+        self.eps, self.dims = eps, dims
+
+    def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
+        Z = _reduce(X, self.dims)
+        Z = Z - Z.mean(axis=0)
+        Z = Z / max(np.sqrt(np.mean(np.sum(Z ** 2, axis=1))), 1e-12)
+        within = sum(np.mean(y == c) * coding_rate(Z[y == c], self.eps) for c in np.unique(y))
+        return coding_rate(Z, self.eps) - within
