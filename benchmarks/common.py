@@ -26,7 +26,7 @@ def compose_train(overrides: list[str]):
 def build(cfg):
     """(task data, LightningModule, DataModule) exactly as ``train.py`` builds them."""
     data = load_task(cfg.task.name, source_dir=cfg.data.source_dir, data_dir=cfg.data.dir,
-                     cache_dir=cfg.data.cache_dir, seed=cfg.seed, options=dict(cfg.task.options))
+                     cache_dir=cfg.data.cache_dir, seed=cfg.data.seed, options=dict(cfg.task.options))
     module = build_module(cfg, data)
     datamodule = build_datamodule(cfg, data, module.tokenizer)
     datamodule.setup("fit")

@@ -20,7 +20,9 @@ def test_build_prints_cards_and_a_json_summary(code_tree, tmp_path, capsys):
     assert list(summary["tasks"]) == ["summarize", "classify", "search"]
     assert summary["tasks"]["search"] == summary["tasks"]["summarize"]
     assert all(n > 0 for counts in summary["tasks"].values() for n in counts.values())
-    assert summary["skipped_files"] >= 0 and summary["seconds"] > 0
+    # the copied stdlib packages all parse; their empty __init__.py files are skipped and counted
+    empty = [p for p in code_tree.rglob("*.py") if "test" not in p.parts and not p.read_text().strip()]
+    assert empty and summary["skipped_files"] == len(empty) and summary["seconds"] > 0
     text = "\n".join(out)
     for expected in ("== classify [classification] ==", "email", "json", "baseline  majority_accuracy",
                      "copy_bleu", "overlap_mrr", "p50/p90/p99"):
@@ -52,11 +54,15 @@ def test_default_tasks_skip_what_the_source_cannot_provide(code_tree, tmp_path, 
     (source / "email").mkdir(parents=True)
     for path in (code_tree / "email").glob("*.py"):
         (source / "email" / path.name).write_bytes(path.read_bytes())
-    monkeypatch.setattr("codereuse.data.__main__.EMBEDDED_TASKS", ("summarize", "assert"))
+    (source / "email" / "broken.py").write_text("def broken(:\n")  # skipped files are counted once, not per task
+    (source / "email" / "blob.py").write_bytes(b"\x00ELF")
+    monkeypatch.setattr("codereuse.data.__main__.EMBEDDED_TASKS", ("summarize", "defect", "assert"))
     assert main(["build", f"data.source_dir={source}", f"data.cache_dir={tmp_path / 'cache'}"]) == 0
     captured = capsys.readouterr()
-    assert list(json.loads(captured.out.strip().splitlines()[-1])["tasks"]) == ["summarize"]
-    assert "note: skipped task assert: task assert: the test files (test/, tests/, test_*.py)" in captured.err
+    summary = json.loads(captured.out.strip().splitlines()[-1])
+    assert list(summary["tasks"]) == ["summarize", "defect"] and summary["skipped_files"] == 2
+    assert f"note: skipped task assert: task assert: no examples: {source} has no test files (test/, tests/, " \
+           "test_*.py)\n" in captured.err
     assert main(["build", "task=summarize,assert", f"data.source_dir={source}",
                  f"data.cache_dir={tmp_path / 'cache'}"]) == 2  # asked for by name: an error
 

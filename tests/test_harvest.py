@@ -1,15 +1,13 @@
-"""Harvesting, normalisation and splitting: the shared machinery under every embedded task."""
+"""Harvesting and normalisation: the shared machinery under every embedded task (splitting: test_splits.py)."""
 from __future__ import annotations
 
 import ast
 import logging
-import random
 
 from data_fixtures import write_bad_tree, write_good_tree
 
 from codereuse.data import harvest
 from codereuse.data.normalize import first_sentence, near_duplicate_key, strip_docstring
-from codereuse.data.split import assign_files, deduplicate, split_functions
 
 
 def test_bad_files_are_skipped_counted_and_summarised(tmp_path, caplog):
@@ -90,33 +88,3 @@ def test_first_sentence_and_docstring_stripping():
     assert strip_docstring(func) and ast.unparse(func) == "def f():\n    return 1"
     only_doc = ast.parse('def f():\n    """Doc."""').body[0]
     assert not strip_docstring(only_doc)
-
-
-def test_assign_files_is_seeded_and_fills_every_split():
-    counts = {f"f{i}.py": 1 + (i * 7) % 13 for i in range(40)}
-    first = assign_files(counts, random.Random(3))
-    assert first == assign_files(counts, random.Random(3))
-    assert first != assign_files(counts, random.Random(4))
-    items = {s: sum(counts[f] for f, split in first.items() if split == s) for s in ("train", "valid", "test")}
-    total = sum(counts.values())
-    assert abs(items["train"] / total - 0.8) < 0.05 and all(items[s] > 0 for s in ("valid", "test"))
-    # three files, one of them huge: still one file per split
-    skewed = assign_files({"big.py": 1000, "a.py": 1, "b.py": 1}, random.Random(0))
-    assert sorted(skewed.values()) == ["test", "train", "valid"] and skewed["big.py"] == "train"
-
-
-def test_split_by_file_then_deduplicate_across_splits():
-    functions = [{"file": f"m{i % 10}.py", "key": f"k{i}", "code": ""} for i in range(100)]
-    functions += [{"file": f"m{i}.py", "key": "shared", "code": ""} for i in range(10)]  # one clone per file
-    splits = split_functions(functions, seed=0)
-    files = {s: {f["file"] for f in rows} for s, rows in splits.items()}
-    assert not (files["train"] & files["valid"]) and not (files["train"] & files["test"])
-    keys = [f["key"] for rows in splits.values() for f in rows]
-    assert len(keys) == len(set(keys)) and "shared" in {f["key"] for f in splits["train"]}
-    assert sum(map(len, splits.values())) == 101
-
-
-def test_deduplicate_keeps_train_first():
-    splits = {"train": [{"k": 1}], "valid": [{"k": 1}, {"k": 2}], "test": [{"k": 2}, {"k": 3}, {"k": 3}]}
-    kept = deduplicate(splits, key=lambda r: r["k"])
-    assert kept == {"train": [{"k": 1}], "valid": [{"k": 2}], "test": [{"k": 3}]}

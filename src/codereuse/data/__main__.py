@@ -1,5 +1,7 @@
-"""``python -m codereuse.data build [task=a,b] [data.source_dir=DIR] [data.dir=DIR] [data.cache_dir=DIR] [seed=N]``
+"""``python -m codereuse.data build [task=a,b] [data.source_dir=DIR] [data.dir=DIR] [data.cache_dir=DIR] [data.seed=N]``
 
+``data.seed`` (default 0, as in ``conf/train.yaml``) is the split seed, so this fills exactly the
+cache entries ``python train.py`` with the same ``data.*`` reads (``seed=`` is accepted as an alias).
 Builds (or loads from the cache) the embedded tasks -- all but ``translate`` by default -- prints
 their cards, and ends with one JSON line:
 ``{"tasks": {task: {"train": n, "valid": n, "test": n}}, "skipped_files": n, "seconds": s}``
@@ -27,9 +29,9 @@ from .registry import BUILDERS, EMBEDDED_TASKS, TASKS, load_task, prepare
 from .types import DataError, TaskData
 
 USAGE = ("usage: python -m codereuse.data build [task=<task>[,<task>...]] [data.source_dir=<dir>] "
-         "[data.dir=<dir>] [data.cache_dir=<dir>] [seed=N]")
+         "[data.dir=<dir>] [data.cache_dir=<dir>] [data.seed=N]")
 KEYS = {"task": "names", "data.source_dir": "source_dir", "data.dir": "data_dir",
-        "data.cache_dir": "cache_dir", "seed": "seed"}
+        "data.cache_dir": "cache_dir", "data.seed": "seed", "seed": "seed"}  # seed: an alias of data.seed
 # Longest builds first, so the two workers finish together.
 BUILD_ORDER = ("assert", "clone", "defect", "summarize", "classify", "search")
 
@@ -42,6 +44,7 @@ def parse_args(argv: list[str]) -> dict:
     if not argv or argv[0] != "build":
         raise UsageError(f"expected the command 'build', got {argv[0]!r}" if argv else "missing the command 'build'")
     args = {"names": None, "source_dir": None, "data_dir": None, "cache_dir": None, "seed": 0}
+    seed_key = "data.seed"
     for item in argv[1:]:
         key, sep, value = item.partition("=")
         if not sep or key not in KEYS:
@@ -49,10 +52,11 @@ def parse_args(argv: list[str]) -> dict:
         if not value:
             raise UsageError(f"{key}= needs a value")
         args[KEYS[key]] = value
+        seed_key = key if KEYS[key] == "seed" else seed_key
     try:
         args["seed"] = int(args["seed"])
     except ValueError:
-        raise UsageError(f"seed={args['seed']} is not an integer") from None
+        raise UsageError(f"{seed_key}={args['seed']} is not an integer") from None
     args["explicit"] = args["names"] is not None
     if args["names"] is None:
         args["names"] = list(EMBEDDED_TASKS)
@@ -127,8 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     for task in tasks:
         print(format_card(task), end="\n\n")
     # Tasks reading the same harvest report the same skipped files: count each harvest once.
-    harvests = {(task.source, tuple(sorted(task.skipped.items()))) for task in tasks}
-    skipped_files = sum(n for _, skipped in harvests for reason, n in skipped if reason in FILE_REASONS)
+    harvests = {(task.source, tuple(sorted((k, n) for k, n in task.skipped.items() if k in FILE_REASONS)))
+                for task in tasks}
+    skipped_files = sum(n for _, skipped in harvests for _, n in skipped)
     print(json.dumps({"tasks": {t.name: t.counts() for t in tasks}, "skipped_files": skipped_files,
                       "seconds": round(seconds, 2)}))
     return 0

@@ -101,6 +101,7 @@ def format_card(task: TaskData) -> str:
     files = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k in FILE_REASONS) or "none"
     other = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k not in FILE_REASONS)
     lines.append(f"skipped   files: {files}" + (f"; other: {other}" if other else ""))
+    lines.extend(f"warning   {text}" for text in task.notes)  # e.g. a split under half its target size
     scores = floors(task)
     note = "test split, fitted on train" if task.family in ("pair", "classification") else "test split"
     lines.append("baseline  " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + f"  ({note})")

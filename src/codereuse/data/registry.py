@@ -14,7 +14,7 @@ import sysconfig
 from pathlib import Path
 from types import ModuleType
 
-from . import harvest
+from . import harvest, split
 from .cache import Cache, cache_key
 from .readers import CODEXGLUE_TRANS_URL, read_task
 from .tasks import assert_, classify, clone, defect, search, summarize
@@ -46,7 +46,7 @@ class _Plan:
 
     @property
     def key(self) -> str:
-        return cache_key(self.fingerprint, self.name, self.builder.VERSION, self.seed, self.options)
+        return cache_key(self.fingerprint, self.name, self.builder.VERSION, split.VERSION, self.seed, self.options)
 
 
 def load_task(name: str, *, source_dir: str | None = None, data_dir: str | None = None,
@@ -54,7 +54,8 @@ def load_task(name: str, *, source_dir: str | None = None, data_dir: str | None 
               progress: bool = True) -> TaskData:
     """Load ``name`` from published files (``data_dir``) or build it from Python source.
 
-    ``options`` are the builder's knobs (see each ``codereuse.data.tasks`` module); they only
+    ``seed`` is the split seed (``data.seed``): it picks the train/valid/test files and is part of
+    the cache key; training randomness has its own seed. ``options`` are the builder's knobs (see each ``codereuse.data.tasks`` module); they only
     apply to embedded tasks, but their keys are checked either way.
     """
     if name not in TASKS:
@@ -73,14 +74,13 @@ def load_task(name: str, *, source_dir: str | None = None, data_dir: str | None 
         source, skipped = base.source, base.skipped
     else:
         table = _harvested(plan, progress)
-        splits, label_names = plan.builder.build(table.functions, seed=seed, options=resolved, progress=progress)
-        source, skipped = _describe_source(plan, table), table.skipped
-    empty = [split for split, rows in splits.items() if not rows]
-    if empty:
-        files = "test files (test/, tests/, test_*.py)" if plan.builder.SCOPE == "tests" else "non-test files"
-        raise DataError(f"task {name}: the {files} of {plan.root} yield no {'/'.join(empty)} examples; "
-                        f"use a larger data.source_dir")
-    task = TaskData(name, plan.builder.FAMILY, splits, label_names, source=source, skipped=skipped)
+        with split.recording() as report:
+            splits, label_names = plan.builder.build(table.functions, seed=seed, options=resolved, progress=progress)
+        source, skipped = _describe_source(plan, table), {**table.skipped, **report.removed}
+        _check_split_sizes(plan, table, splits, report)
+    counts = {s: len(rows) for s, rows in splits.items()}
+    notes = [split.size_warning(s, counts) for s in split.undersized(counts)]
+    task = TaskData(name, plan.builder.FAMILY, splits, label_names, source=source, skipped=skipped, notes=notes)
     plan.cache.save("task", plan.key, dataclasses.asdict(task))
     return task
 
@@ -137,6 +137,37 @@ def _harvested(plan: _Plan, progress: bool) -> harvest.Harvest:
                             name_prefix=harvest.NAME_PREFIX[scope], progress=progress)
     plan.cache.save("harvest", key, dataclasses.asdict(table))
     return table
+
+
+def _check_split_sizes(plan: _Plan, table: harvest.Harvest, splits: dict[str, list[dict]],
+                       report: split.SplitReport) -> None:
+    """A one-line DataError, with the counts and the cause, for an empty split or a train split
+    under half its target size (valid or test that small only earn a warning on the card)."""
+    counts = {s: len(rows) for s, rows in splits.items()}
+    bad = [s for s in counts if not counts[s]] or [s for s in split.undersized(counts) if s == "train"]
+    if not bad:
+        return
+    what = "test files (test/, tests/, test_*.py)" if plan.builder.SCOPE == "tests" else "non-test files"
+    got = "/".join(str(n) for n in counts.values())
+    problem = f"no {'/'.join(bad)} examples" if not counts[bad[0]] else "train holds under half its 80% target"
+    head = f"task {plan.name}: no examples" if not any(counts.values()) else \
+        f"task {plan.name}: {problem} (train/valid/test {got})"
+    usable, files = sum(report.files.values()), len(report.files)
+    if not table.files and not table.skipped:
+        cause = f"{plan.root} has no {what}"
+    elif not table.functions:
+        cause = f"the {what} of {plan.root} hold no functions ({table.files} files parsed, skipped: {table.skipped})"
+    elif files <= 5:
+        sizes = ", ".join(str(n) for _, n in report.files.most_common())
+        cause = (f"{usable} of the {len(table.functions)} functions of the {what} of {plan.root} are usable for "
+                 f"{plan.name}, in {files} file(s) holding {sizes}; a file's functions stay in one split, so the "
+                 f"splits cannot be balanced: use a source with more such files")
+    else:
+        before = "/".join(str(report.before.get(s, 0)) for s in counts)
+        cause = (f"{usable} of the {len(table.functions)} functions of the {what} of {plan.root} are usable for "
+                 f"{plan.name}, in {files} files, split {before} (train/valid/test); "
+                 f"{sum(report.removed.values())} duplicates were removed and the rest yielded no records")
+    raise DataError(f"{head}: {cause}")
 
 
 def _harvest_key(plan: _Plan) -> str:

@@ -38,8 +38,10 @@ class TaskData:
     splits: dict[str, list[dict]]
     label_names: list[str] | None = None
     source: str = ""
-    # what was skipped while building, e.g. {"syntax_error": 3, "non_utf8": 1}
+    # what was skipped while building, e.g. {"syntax_error": 3, "non_utf8": 1, "cross_split_near_duplicate": 7}
     skipped: dict[str, int] = field(default_factory=dict)
+    # one-line warnings for the dataset card, e.g. a split far under its target size
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:

@@ -23,10 +23,47 @@ from collections.abc import Callable, Iterable
 
 from tqdm.auto import tqdm
 
-from ..normalize import strip_docstring
+from ..harvest import is_test_path
+from ..normalize import first_sentence, strip_docstring
 from ..types import SPLITS, DataError
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+LINES = (3, 40)  # default printed-length range (docstring excluded) of the clone and defect functions
+MIN_WORDS = 3  # default shortest docstring summary of summarize and search
+
+
+def package(function: dict) -> str | None:
+    """The top-level directory of a function's file (classify's label); None for a top-level file."""
+    head, sep, _ = function["file"].partition("/")
+    return head if sep else None
+
+
+def summary(function: dict, min_words: int = MIN_WORDS) -> str | None:
+    """The first sentence of the docstring (summarize's target), if it has ``min_words`` words."""
+    if not function["docstring"]:
+        return None
+    sentence = first_sentence(function["docstring"])
+    return sentence if len(sentence.split()) >= min_words else None
+
+
+def asserts(function: dict) -> bool:
+    """A test method that may hold an assertion (the ``assert`` task's candidates)."""
+    return function["name"].rsplit(".", 1)[-1].startswith("test") and "assert" in function["code"]
+
+
+def balance_keys(function: dict) -> list[str]:
+    """What the builders may use a harvested function for, under their default options: the file
+    split (:mod:`codereuse.data.split`) balances the count of each key across train/valid/test."""
+    if is_test_path(function["file"]):  # the tests harvest: only ``assert`` reads it
+        return ["function", "asserts"] if asserts(function) else ["function"]
+    keys = ["function"]
+    if LINES[0] <= code_lines(function) <= LINES[1]:
+        keys.append("short")
+    if summary(function) is not None:
+        keys.append("documented")
+    if package(function) is not None:
+        keys.append(f"package:{package(function)}")
+    return keys
 
 
 def parse_function(code: str) -> FunctionNode:

@@ -18,7 +18,7 @@ import ast
 import random
 
 from ..split import split_functions
-from . import build_records, check_number, limit, parse_function
+from . import asserts, build_records, check_number, limit, parse_function
 
 FAMILY = "seq2seq"
 SCOPE = "tests"
@@ -72,8 +72,7 @@ def check_options(options: dict) -> None:
 
 def build(functions: list[dict], *, seed: int, options: dict, progress: bool):
     rng = random.Random(f"assert-{seed}")
-    candidates = [f for f in functions if f["name"].rsplit(".", 1)[-1].startswith("test")
-                  and "assert" in f["code"]]
+    candidates = [f for f in functions if asserts(f)]
     splits = limit(split_functions(candidates, seed, population=functions), options["max_functions"], rng)
 
     def make(function: dict, _split: str) -> list[dict]:

@@ -21,12 +21,12 @@ import random
 
 from ..mutate import mutate_function
 from ..split import split_functions
-from . import build_records, check_number, code_lines, code_only, limit
+from . import LINES, build_records, check_number, code_lines, code_only, limit
 
 FAMILY = "classification"
 SCOPE = "library"
 VERSION = 2
-OPTIONS = {"min_lines": 3, "max_lines": 40, "max_functions": 3000}
+OPTIONS = {"min_lines": LINES[0], "max_lines": LINES[1], "max_functions": 3000}
 LABEL_NAMES = ["clean", "defective"]
 
 

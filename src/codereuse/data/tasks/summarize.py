@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import random
 
-from ..normalize import first_sentence
 from ..split import split_functions
-from . import build_records, check_number, code_only, limit
+from . import MIN_WORDS, build_records, check_number, code_only, limit, summary
 
 FAMILY = "seq2seq"
 SCOPE = "library"
 VERSION = 2
-OPTIONS = {"min_words": 3, "max_functions": None}
+OPTIONS = {"min_words": MIN_WORDS, "max_functions": None}
 
 
 def check_options(options: dict) -> None:
@@ -29,12 +28,7 @@ def check_options(options: dict) -> None:
 
 def build(functions: list[dict], *, seed: int, options: dict, progress: bool):
     rng = random.Random(f"summarize-{seed}")
-    summaries = {}
-    for function in functions:
-        if function["docstring"]:
-            sentence = first_sentence(function["docstring"])
-            if len(sentence.split()) >= options["min_words"]:
-                summaries[id(function)] = sentence
+    summaries = {id(f): s for f in functions if (s := summary(f, options["min_words"])) is not None}
     candidates = [f for f in functions if id(f) in summaries]
     splits = limit(split_functions(candidates, seed, population=functions), options["max_functions"], rng)
 
