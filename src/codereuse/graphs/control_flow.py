@@ -236,8 +236,12 @@ class FlowBuilder:
         for case in flat.children[body] if body is not None else []:
             if flat.types[case] in self.rules.case_types:
                 self._connect(otherwise, case, "case")
-                exits += self._visit(flat.child(case, "consequence"), [(case, TRUE)])
-                otherwise = [(case, FALSE)]
+                otherwise, taken = [(case, FALSE)], [(case, TRUE)]
+                guard = flat.child(case, "guard")  # its own node: it runs after the captures bind
+                if guard is not None:
+                    self._connect(taken, guard, "guard")
+                    otherwise, taken = otherwise + [(guard, FALSE)], [(guard, TRUE)]
+                exits += self._visit(flat.child(case, "consequence"), taken)
         return exits + otherwise
 
     def _try(self, node: int, pending: Pending) -> Pending:

@@ -106,14 +106,18 @@ class NameCollector:
 
     def _pattern(self, node, node_type, kids, bound):
         """Python match patterns: bare names capture (define); dotted names and classes are used."""
-        types = self.flat.types
-        if node_type == "case_pattern" and len(kids) == 1 and types[kids[0]] == "dotted_name" \
-                and len(self.flat.children[kids[0]]) == 1:
-            return [(self.flat.children[kids[0]][0], DEF, bound)]
+        types, children = self.flat.types, self.flat.children
+
+        def capture(c: int) -> int | None:  # a one-name dotted_name is a capture: `case x` / `k=x`
+            return children[c][0] if types[c] == "dotted_name" and len(children[c]) == 1 else None
+
+        if node_type == "case_pattern" and len(kids) == 1 and capture(kids[0]) is not None:
+            return [(capture(kids[0]), DEF, bound)]
         if node_type == "dotted_name":  # Color.RED: a value pattern, using Color
             return [(c, USE, bound) for c in kids]
-        if node_type == "keyword_pattern":
-            kids = kids[1:]  # the keyword itself names an attribute, not a variable
+        if node_type == "keyword_pattern":  # the keyword itself names an attribute, not a variable
+            return [(capture(c), DEF, bound) if capture(c) is not None else (c, PATTERN, bound)
+                    for c in kids[1:]]
         if node_type == "class_pattern":
             return [(c, USE if types[c] == "dotted_name" else PATTERN, bound) for c in kids]
         capture = node_type in ("splat_pattern", "as_pattern")
@@ -134,14 +138,13 @@ def own_parts(flat: FlatTree, rules: Rules, node: int, role: str, entry: int) ->
     if role == "unit":
         unit = rules.units[node_type]
         return [(c, DEF) for c in flat.field_children(node, unit.name)] if unit.name else []
-    if role in ("simple", "return", "raise"):
+    if role in ("simple", "return", "raise", "guard"):
         return [(node, USE)]
     if role == "import":
         return [(c, DEF) for c in _import_names(flat, node)]
     if role == "case":
         return [(c, PATTERN if flat.types[c] == "case_pattern" else USE) for c in flat.children[node]
-                if flat.fields[c] == rules.case_label or flat.types[c] in (rules.case_label, "case_pattern")
-                or flat.fields[c] == "guard"]
+                if flat.fields[c] == rules.case_label or flat.types[c] in (rules.case_label, "case_pattern")]
     if role in ("if", "elif", "while", "for", "cfor", "do", "switch", "match", "with", "handler", "try"):
         assign = rules.assign.get(node_type)
         parts = []
