@@ -18,6 +18,7 @@ torch.set_num_threads(1)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
+SHARED_DATA = ROOT.parent / "shared" / "data"  # published benchmark copies shared beside the checkout
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
 # enough real code for every embedded task to have all three splits, small enough to build in seconds
 LIBRARY_PACKAGES = ("json", "email", "http", "urllib", "logging", "xml", "importlib", "concurrent", "wsgiref", "html")
@@ -45,6 +46,18 @@ def code_tree(tmp_path_factory) -> Path:
     for name in TEST_FILES:
         shutil.copy(STDLIB / "test" / name, root / "test" / name)
     return root
+
+
+def shared_data(name: str) -> Path:
+    """``../shared/data/<name>`` (relative to the project root). Missing, it fails the test when
+    ``CI=true`` -- CI must not pass by skipping -- and skips it, with the reason, elsewhere."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        reason = f"shared data {path} is missing (expected ../shared/data/{name} beside the project root)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
 
 
 def compose_train(overrides: list[str], output_dir: Path, source_dir: Path | None = None) -> DictConfig:

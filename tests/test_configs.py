@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from hydra.utils import get_class, instantiate
+from omegaconf import OmegaConf
 
 from codereuse.methods.base import ReuseModule
 from codereuse.methods.freeze import FreezePolicy
@@ -37,9 +38,15 @@ def test_config_composes(group, name, tmp_path):
         built = [instantiate(node) for node in cfg[group].values()]
         assert len(built) == len(cfg[group])
     elif group == "trainer":
-        assert instantiate(cfg.trainer, accelerator="cpu", devices=1, strategy="auto", precision="32-true").max_epochs >= 1
+        trainer = instantiate(cfg.trainer, accelerator="cpu", devices=1, strategy="auto", precision="32-true")
+        assert trainer.max_epochs == cfg.trainer.max_epochs and trainer.max_steps == cfg.trainer.max_steps
     elif group in ("experiment", "debug", "hparams_search"):
-        assert cfg.trainer.max_epochs >= 1  # a global package that still composes with the defaults
+        # a global package: composes with the defaults and changes something of them
+        defaults = compose_train([], tmp_path)
+        changed = cfg.hydra.sweeper != defaults.hydra.sweeper if group == "hparams_search" else \
+            OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) != \
+            OmegaConf.masked_copy(defaults, [k for k in defaults if k != "hydra"])
+        assert changed, f"{group}={name} changes nothing"
     else:
         assert cfg[group] is not None
 

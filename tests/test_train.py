@@ -8,9 +8,8 @@ import pytest
 
 from codereuse.cli.train import run
 from codereuse.errors import ConfigError
-from conftest import CONF, ROOT, compose_train, fast_overrides
+from conftest import CONF, compose_train, fast_overrides, shared_data
 
-TRANSLATE_DATA = ROOT.parent / "shared" / "data" / "codexglue-java-cs"
 TASKS = ["defect", "clone", "classify", "summarize", "search", "assert", "translate"]
 POLICIES = sorted(f.stem for f in (CONF / "freeze").glob("*.yaml"))
 FAMILY_TASKS = {"classification": "defect", "pair": "clone", "retrieval": "search", "seq2seq": "summarize"}
@@ -21,9 +20,7 @@ METRIC_KEYS = {"defect": "test/f1", "clone": "test/f1", "classify": "test/f1", "
 def train(tmp_path, code_tree, *overrides: str) -> dict:
     extra = list(overrides)
     if "task=translate" in extra:
-        if not TRANSLATE_DATA.is_dir():
-            pytest.skip("shared CodeXGLUE Java->C# data not found beside the repository")
-        extra.append(f"data.dir={TRANSLATE_DATA}")
+        extra.append(f"data.dir={shared_data('codexglue-java-cs')}")
     metrics = run(compose_train(fast_overrides(*extra), tmp_path, source_dir=code_tree))
     assert json.loads((tmp_path / "metrics.json").read_text()) == pytest.approx(metrics)
     return metrics
