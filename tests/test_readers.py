@@ -6,8 +6,8 @@ import pytest
 
 from codereuse.data.readers import CODEXGLUE_TRANS_URL, read_task
 from codereuse.data.types import REQUIRED_FIELDS, SPLITS, DataError
+from conftest import shared_data
 
-JAVA_CS = Path("/work/shared/data/codexglue-java-cs")
 
 
 def write_jsonl(path: Path, rows: list, extra_lines: tuple[bytes, ...] = ()) -> None:
@@ -45,7 +45,7 @@ def test_devign_jsonl_skips_and_counts_bad_lines(tmp_path):
         {"code": "int f() { return 0; }", "label": 0, "idx": 1},
         {"code": "int g(int *p) { return *p; }", "label": 1, "idx": 2}]
     assert data.splits["valid"] == [{"code": "void v() {}", "label": 1}]
-    assert data.skipped == {"bad_json": 2, "missing_field": 2, "non_utf8": 1}
+    assert data.skipped == {"bad_json": 2, "missing_field": 2, "non_utf8_lines": 1}
     assert "Devign" in data.source and str(tmp_path) in data.source
 
 
@@ -68,24 +68,44 @@ def test_bigclonebench_pairs_and_missing_idx(tmp_path):
 
 def test_poj104_labels_become_contiguous_ints_sorted_numerically(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", [{"code": "a", "label": "10"}, {"code": "b", "label": 2},
-                                           {"code": "c", "label": "2"}])
+                                           {"code": "c", "label": "2"}, {"code": "c2", "label": 7}])
     write_jsonl(tmp_path / "valid.jsonl", [{"code": "d", "label": "7"}])
     write_jsonl(tmp_path / "test.jsonl", [{"code": "e", "label": "10", "idx": "e1"}])
     data = read_task("classify", tmp_path)
     check_records(data)
     assert data.label_names == ["2", "7", "10"]
-    assert [r["label"] for r in data.splits["train"]] == [2, 0, 0]
+    assert [r["label"] for r in data.splits["train"]] == [2, 0, 0, 1]
     assert data.splits["test"] == [{"code": "e", "label": 2, "idx": "e1"}]
 
 
 def test_poj104_text_labels_sort_alphabetically(tmp_path):
     write_jsonl(tmp_path / "train.jsonl", [{"code": "a", "label": "sort"},
-                                           {"code": "b", "label": "bfs"}])
+                                           {"code": "b", "label": "bfs"}, {"code": "b2", "label": "dfs"}])
     write_jsonl(tmp_path / "valid.jsonl", [{"code": "c", "label": "sort"}])
     write_jsonl(tmp_path / "test.jsonl", [{"code": "d", "label": "dfs"}])
     data = read_task("classify", tmp_path)
     assert data.label_names == ["bfs", "dfs", "sort"]
-    assert [r["label"] for r in data.splits["train"]] == [2, 0]
+    assert [r["label"] for r in data.splits["train"]] == [2, 0, 1]
+
+
+def test_poj104_disjoint_problem_splits_are_not_classes(tmp_path, caplog):
+    # CodeXGLUE's layout: every split holds other problems, so an id cannot be a class
+    for split, problems in (("train", range(1, 65)), ("valid", range(65, 81)), ("test", range(81, 105))):
+        write_jsonl(tmp_path / f"{split}.jsonl", [{"code": f"int main() {{ return {p}; }}", "label": str(p),
+                                                   "index": str(i)} for i, p in enumerate(problems)])
+    with pytest.raises(DataError) as error:
+        read_task("classify", tmp_path)
+    message = str(error.value)
+    assert "\n" not in message and "none of the 16 problem ids of valid occurs among the 64 of train" in message
+    assert "MAP@R" in message
+    # test problems shared with train, some not: read, with the unseen share named
+    write_jsonl(tmp_path / "valid.jsonl", [{"code": "int v;", "label": "1"}])
+    write_jsonl(tmp_path / "test.jsonl", [{"code": "int t;", "label": "2"}, {"code": "int u;", "label": "99"}])
+    with caplog.at_level("WARNING", logger="codereuse.data.readers"):
+        data = read_task("classify", tmp_path)
+    assert data.num_labels == 65
+    assert any("1 of the 2 problem ids of test never occur in train; their 1 records" in r.getMessage()
+               for r in caplog.records)
 
 
 def test_codesearchnet_summarize_and_search_from_gz_and_tokens(tmp_path):
@@ -126,7 +146,7 @@ def test_atlas_directories_with_eval_or_validation(tmp_path):
         {"source": "testA() { a(); }", "target": "assertEquals(1, a())", "idx": 0},
         {"source": "testB() { b(); }", "target": "assertTrue(b())", "idx": 1}]
     assert data.splits["valid"][0]["target"] == "assertNull(v)"
-    assert data.skipped == {"empty": 1}
+    assert data.skipped == {"empty_lines": 1}
     assert "ATLAS" in data.source
 
 
@@ -157,7 +177,7 @@ def test_translation_pairs_non_utf8_and_carving(tmp_path):
         {"source": "\u2028 kept as one line", "target": "int F4() { return 4; }", "idx": 4}]
     assert data.splits["test"] == [{"source": "void v() {}", "target": "void V() {}", "idx": 0}]
     assert data.counts() == {"train": 3, "valid": 1, "test": 1}  # at least one record carved
-    assert data.skipped == {"non_utf8": 1}
+    assert data.skipped == {"non_utf8_lines": 1}
     assert "test = published valid split" in data.source
 
 
@@ -194,9 +214,17 @@ def test_bad_task_or_format_and_empty_train(tmp_path):
         read_task("defect", tmp_path)
 
 
-@pytest.mark.skipif(not JAVA_CS.is_dir(), reason="shared CodeXGLUE Java->C# data not present")
+def test_missing_shared_data_fails_on_ci_and_skips_elsewhere(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=r"shared data .*no-such-copy is missing"):
+        shared_data("no-such-copy")
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="expected ../shared/data/no-such-copy beside the project root"):
+        shared_data("no-such-copy")
+
+
 def test_real_codexglue_java_to_csharp():
-    data = read_task("translate", JAVA_CS)
+    data = read_task("translate", shared_data("codexglue-java-cs"))
     check_records(data)
     counts = data.counts()
     assert counts["train"] + counts["valid"] == 10295

@@ -19,3 +19,9 @@ class ConfigError(CodereuseError, ValueError):
 
 class BackboneError(CodereuseError, OSError):
     """A backbone cannot be loaded (offline hub id, missing directory, unsupported architecture)."""
+
+
+class Interrupted(CodereuseError):
+    """The run was told to stop (SIGTERM) and stopped cleanly; the message says how to resume."""
+
+    exit_status = 143  # 128 + SIGTERM, what shells and schedulers expect of a terminated job

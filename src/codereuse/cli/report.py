@@ -26,17 +26,33 @@ def json_value(value):
     return value
 
 
+# which metric a floor (codereuse.data.card.floor) is read against
+_FLOOR_METRIC = {"accuracy": "test/acc", "bleu": "test/bleu", "mrr": "test/mrr"}
+
+
 def print_table(title: str, metrics: dict) -> None:
+    """One row per metric; the task's trivial floor sits beside the test metric it is a floor for."""
+    name, value = metrics.get("test/floor_name"), metrics.get("test/floor")
+    beside = _FLOOR_METRIC.get(str(name).rsplit("_", 1)[-1]) if name else None
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    for key, value in metrics.items():
-        value = json_value(value)
-        if isinstance(value, float):
-            text = f"{value:.4f}"
-        elif isinstance(value, int) and not isinstance(value, bool):
-            text = f"{value:,}"
-        else:
-            text = str(value)
-        table.add_row(key, text)
+    if beside in metrics:
+        table.add_column("floor", justify="right")
+    for key, metric in metrics.items():
+        if beside in metrics and key in ("test/floor", "test/floor_name"):
+            continue
+        cells = [key, _text(metric)]
+        if beside in metrics:
+            cells.append(f"{_text(value)} ({name})" if key == beside else "")
+        table.add_row(*cells)
     Console().print(table)
+
+
+def _text(value) -> str:
+    value = json_value(value)
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import os
 import re
 from collections import Counter
@@ -21,6 +22,10 @@ CODEXGLUE_TRANS_URL = "https://github.com/microsoft/CodeXGLUE/tree/main/Code-Cod
 _SPLIT_NAMES = ("train", "valid", "test")
 _ATLAS_SPLITS = {"train": ("Training",), "valid": ("Eval", "Validation"), "test": ("Testing",)}
 _CARVE_FRACTION, _CARVE_MAX = 20, 500  # carve 1/20 (5%) of train, at most 500 records
+# reasons a line (not a file) is dropped; more than this share of all lines dropped is a warning
+_LINE_REASONS = ("non_utf8_lines", "bad_json", "missing_field", "bad_line", "missing_idx", "empty_lines")
+_WARN_DROPPED = 0.01
+log = logging.getLogger(__name__)
 
 
 def read_task(task: str, data_dir: str | os.PathLike, fmt: str | None = None) -> TaskData:
@@ -41,8 +46,8 @@ def read_task(task: str, data_dir: str | os.PathLike, fmt: str | None = None) ->
     skipped: Counter = Counter()
     splits, label_names = _FORMATS[chosen].read(task, root, skipped)
     if not splits.get("train"):
-        raise DataError(f"{root}: no usable {task!r} records in a train split "
-                        f"(skipped: {dict(skipped)})")
+        raise DataError(_no_records_message(root, task, chosen, skipped))
+    _warn_if_many_dropped(root, splits, skipped)
     splits, note = _complete(splits)
     source = f"{_FORMATS[chosen].title} from {root}" + (f" ({note})" if note else "")
     return TaskData(task, _TASK_FAMILY[task], splits, label_names, source,
@@ -66,19 +71,54 @@ def _missing_message(root: Path, task: str, formats, problem: str) -> str:
     return f"data directory {root} {problem} for task {task!r}; expected {expected}{hint}"
 
 
+def _no_records_message(root: Path, task: str, fmt: str, skipped: Counter) -> str:
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    if files and all(p.stat().st_size == 0 for p in files):
+        names = ", ".join(p.name for p in files[:5]) + (", ..." if len(files) > 5 else "")
+        return f"data directory {root}: every data file is empty ({names}); no {task!r} records to read"
+    train = _jsonl_file(root, "train")
+    found = _first_row_fields(train) if train is not None else None
+    if skipped.get("missing_field") and found is not None:
+        return (f"{train}: no usable {task!r} records, none has the fields it reads; expected {_FORMATS[fmt].title}: "
+                f"{_FORMATS[fmt].expected}; found fields: {', '.join(found) or 'none'}")
+    return f"{root}: no usable {task!r} records in a train split (skipped: {dict(skipped)})"
+
+
+def _first_row_fields(path: Path) -> list[str] | None:
+    for row in _jsonl(path, Counter()):
+        return sorted(row)
+    return None
+
+
+def _warn_if_many_dropped(root: Path, splits: "Splits", skipped: Counter) -> None:
+    dropped = {k: skipped[k] for k in _LINE_REASONS if skipped.get(k)}
+    total = sum(dropped.values()) + sum(len(rows) for rows in splits.values())
+    if total and sum(dropped.values()) > _WARN_DROPPED * total:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in dropped.items())
+        log.warning("%s: %s of %s lines (%.1f%%) were dropped (%s)", root, f"{sum(dropped.values()):,}",
+                    f"{total:,}", 100 * sum(dropped.values()) / total, reasons)
+
+
 # --- line and file helpers ----------------------------------------------------------------------
 
 def _lines(path: Path, skipped: Counter) -> Iterator[str | None]:
     """Lines split on "\\n" only (code may contain other Unicode line breaks); None for a line that
-    is not UTF-8, counted as ``non_utf8``, so paired files stay aligned."""
+    is not UTF-8, counted as ``non_utf8_lines``, so paired files stay aligned. A file none of whose
+    lines decodes is in another encoding altogether: that is an error, not a skip."""
     opener = gzip.open if path.suffix == ".gz" else open
+    lines = undecodable = 0
     with opener(path, "rb") as handle:
         for raw in handle:
+            lines += 1
             try:
                 yield raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError:
-                skipped["non_utf8"] += 1
+                undecodable += 1
+                skipped["non_utf8_lines"] += 1
                 yield None
+    if lines and undecodable == lines:
+        raise DataError(f"{path} is not UTF-8 text (none of its {lines:,} lines decodes); re-encode it, "
+                        f"e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}")
 
 
 def _jsonl(path: Path, skipped: Counter) -> Iterator[dict]:
@@ -183,6 +223,7 @@ def _read_poj104(task: str, root: Path, skipped: Counter) -> _Read:
         return _with_idx({"code": code, "label": str(label)}, row)
 
     splits = _read_jsonl_splits(root, skipped, convert)
+    _check_problems_seen_in_train(root, splits)
     labels = {r["label"] for rows in splits.values() for r in rows}
     numeric = all(label.lstrip("-").isdigit() for label in labels)
     names = sorted(labels, key=int if numeric else str)  # "2" before "10"
@@ -191,6 +232,25 @@ def _read_poj104(task: str, root: Path, skipped: Counter) -> _Read:
         for r in rows:
             r["label"] = index[r["label"]]
     return splits, names
+
+
+def _check_problems_seen_in_train(root: Path, splits: Splits) -> None:
+    """Problem ids are classes only if the evaluated splits share them with train. CodeXGLUE's
+    POJ-104 splits by problem (train 1-64, valid 65-80, test 81-104): there an id names a group of
+    solutions to retrieve (MAP@R), and read as classes it would be a task no model can score on."""
+    seen = {r["label"] for r in splits.get("train", [])}
+    for split in ("valid", "test"):
+        labels = {r["label"] for r in splits.get(split, [])}
+        unseen = labels - seen
+        if labels and unseen == labels:
+            raise DataError(f"{root}: none of the {len(labels)} problem ids of {split} occurs among the {len(seen)} of "
+                            f"train, so they cannot be classes (a disjoint-problem split like CodeXGLUE's POJ-104 is "
+                            f"a retrieval benchmark scored by MAP@R); use a split whose {split} problems also appear "
+                            f"in train")
+        if unseen:
+            log.warning("%s: %d of the %d problem ids of %s never occur in train; their %d records cannot be "
+                        "classified correctly", root, len(unseen), len(labels), split,
+                        sum(r["label"] in unseen for r in splits[split]))
 
 
 def _read_codesearchnet(task: str, root: Path, skipped: Counter) -> _Read:
@@ -228,7 +288,7 @@ def _paired_records(source: Path, target: Path, skipped: Counter) -> list[dict]:
         if s.strip() and t.strip():
             records.append({"source": s, "target": t, "idx": i})
         else:
-            skipped["empty"] += 1
+            skipped["empty_lines"] += 1
     return records
 
 

@@ -31,12 +31,14 @@ class ReuseModule(pl.LightningModule, ABC):
         self.family = task["family"]
         loaded = load_backbone(BackboneSpec.from_dict(backbone))
         self.tokenizer = loaded.tokenizer
+        self.backbone_params = count_parameters(loaded.model)[1]  # before any adapter is added
         self.model = TaskModel(
             self.adapt_backbone(loaded), loaded.tokenizer, loaded.spec, self.family,
             num_labels=task.get("num_labels"), dropout=task.get("dropout", 0.1),
             decoder_layers=task.get("decoder_layers", 2), max_target_length=task.get("max_target_length", 64),
-            through_wrapper=self.through_wrapper,
+            through_wrapper=self.through_wrapper, head_hidden=task.get("head_hidden"),
         )
+        self.model.input_fusion = self.build_input_fusion(self.model)
         if self.parameter_counts()["trainable_params"] == 0:
             raise ConfigError("freeze", (freeze or {}).get("name"), hint=f"nothing would train: {loaded.spec.name} has no "
                               f"task head of its own on {self.family} tasks; choose a policy that leaves layers trainable")
@@ -54,9 +56,22 @@ class ReuseModule(pl.LightningModule, ABC):
     def adapt_backbone(self, backbone: Backbone) -> nn.Module:
         """Return the backbone to train with (frozen, wrapped, ...); called once in ``__init__``."""
 
-    def parameter_counts(self) -> dict[str, int]:
+    def build_input_fusion(self, model: TaskModel) -> nn.Module | None:
+        """An optional hook on the backbone's input embeddings (``TaskModel.input_fusion``)."""
+        return None
+
+    def parameter_counts(self) -> dict[str, float]:
+        """Trainable parameters split into the adapter (everything outside the task head: unfrozen
+        backbone layers, peft adapters, a transducer) and the head, each also in % of the backbone."""
         trainable, total = count_parameters(self.model)
-        return {"trainable_params": trainable, "total_params": total}
+        backbone_ids = {id(p) for p in self.model.backbone.parameters()}
+        head = {id(p): p for m in self.model.head_modules() for p in m.parameters() if id(p) not in backbone_ids}
+        head_params = sum(p.numel() for p in head.values() if p.requires_grad)
+        adapter_params = trainable - head_params
+        return {"trainable_params": trainable, "total_params": total, "backbone_params": self.backbone_params,
+                "adapter_params": adapter_params, "head_params": head_params,
+                "adapter_pct": 100.0 * adapter_params / self.backbone_params,
+                "head_pct": 100.0 * head_params / self.backbone_params}
 
     # --- training -------------------------------------------------------------------------------
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
@@ -110,6 +125,18 @@ class ReuseModule(pl.LightningModule, ABC):
             self.log(f"{stage}/em", exact_match(predictions, references), rank_zero_only=True)
             self.examples = pairs[:5]
 
+    # --- checkpoints (contract C) ----------------------------------------------------------------
+    run_record: dict | None = None  # {"config", "overrides"} of the train.py run, set by cli.train
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        # who wrote it and how it was configured: resume, teacher loading and drift analysis read this
+        checkpoint["codereuse"] = {"module_class": module_class_name(self), **(self.run_record or {"config": None})}
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        written = (checkpoint.get("codereuse") or {}).get("module_class")
+        if written and written != module_class_name(self):
+            raise ConfigError("checkpoint", written, hint=f"it was written by {written}, not by {module_class_name(self)}")
+
     # --- optimisation ---------------------------------------------------------------------------
     def configure_optimizers(self):
         parameters = [p for p in self.model.parameters() if p.requires_grad]
@@ -117,6 +144,10 @@ class ReuseModule(pl.LightningModule, ABC):
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         schedule = get_linear_schedule_with_warmup(optimizer, int(self.optim["warmup_ratio"] * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def module_class_name(module) -> str:
+    return f"{type(module).__module__}.{type(module).__qualname__}"
 
 
 def _batch_size(batch: dict) -> int:

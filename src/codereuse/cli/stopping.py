@@ -1,0 +1,42 @@
+"""SIGTERM (``timeout``, SLURM pre-emption, container stop): finish the step, write last.ckpt, stop.
+
+Lightning's own handler only sets ``trainer.received_sigterm`` and, on one process, acts on it at
+the end of the epoch, which can be many minutes away. This callback acts after the current batch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytorch_lightning as pl
+
+from codereuse.errors import Interrupted
+
+
+class StopOnSigterm(pl.Callback):
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if trainer.received_sigterm:
+            self.stop(trainer, "training")
+
+    def on_validation_batch_end(self, trainer: pl.Trainer, pl_module, outputs, batch, batch_idx: int,
+                                dataloader_idx: int = 0) -> None:
+        if trainer.received_sigterm and trainer.training is False and trainer.state.fn == "fit":
+            self.stop(trainer, "validation")
+
+    @staticmethod
+    def stop(trainer: pl.Trainer, stage: str) -> None:
+        path = last_checkpoint_path(trainer)
+        if path is None:
+            raise Interrupted(f"SIGTERM during {stage} at step {trainer.global_step}; no checkpoint written "
+                              "(checkpointing is off)")
+        trainer.save_checkpoint(path)
+        raise Interrupted(f"SIGTERM during {stage}: wrote {path} at step {trainer.global_step}; "
+                          f"resume with: python train.py ckpt_path={path}")
+
+
+def last_checkpoint_path(trainer: pl.Trainer) -> Path | None:
+    """Where the run keeps ``last.ckpt`` (the callback named ``last``, else beside any checkpoint)."""
+    callbacks = [c for c in trainer.checkpoint_callbacks if getattr(c, "dirpath", None)]
+    if not callbacks:
+        return None
+    chosen = next((c for c in callbacks if c.filename == "last"), callbacks[0])
+    return Path(chosen.dirpath) / "last.ckpt"
