@@ -3,7 +3,10 @@
 Inputs are real functions: Python from this interpreter's standard library (original source of
 every module-level def and method, dedented), Java from the shared CodeXGLUE Java->C# data (when
 present), C from the ``.c`` files installed under the interpreter's base prefix (when present).
-Each language is built once serially (one core) and once on all cores through ``build_records``.
+Each language is built once serially (one core) and once on all cores through ``build_graphs``
+(torch_geometric ``Data`` out). Besides wall-clock rates it reports ``functions_per_cpu_s``, the
+rate per CPU-second of the parallel run (workers included): on a shared, loaded machine the
+wall-clock rates mostly measure the other jobs, the CPU rate what the builder itself costs.
 
     python benchmarks/graphs.py [--functions 6000] [--max-nodes 512] [--workers 2]
 
@@ -16,6 +19,7 @@ import argparse
 import ast
 import json
 import os
+import resource
 import sys
 import sysconfig
 import textwrap
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codereuse.graphs import build_records
+from codereuse.graphs import build_graphs
 from codereuse.graphs.languages import parser
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,9 +55,15 @@ def python_functions(limit: int) -> list[str]:
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 start = min([d.lineno for d in node.decorator_list] + [node.lineno])
                 functions.append(textwrap.dedent("".join(lines[start - 1:node.end_lineno])))
-        if len(functions) >= limit:
-            break
-    return functions[:limit]
+    return evenly(functions, limit)
+
+
+def evenly(items: list[str], limit: int) -> list[str]:
+    """``limit`` items spread evenly over the list (every package represented, deterministic)."""
+    if len(items) <= limit:
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
 
 
 def java_functions(limit: int) -> list[str]:
@@ -72,27 +82,33 @@ def c_functions(limit: int) -> list[str]:
         for node in c.parse(source).root_node.children:
             if node.type == "function_definition":
                 functions.append(source[node.start_byte:node.end_byte].decode("utf-8", "replace"))
-        if len(functions) >= limit:
-            break
-    return functions[:limit]
+    return evenly(functions, limit)
+
+
+def timed(build) -> tuple[list, float, float]:
+    """(result, wall seconds, CPU seconds of this process and its finished workers)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = build()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return result, wall, cpu + after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
 
 
 def measure(codes: list[str], language: str, max_nodes: int, workers: int) -> dict:
     if not codes:
         return {"functions": 0, "note": "no inputs found"}
-    start = time.perf_counter()
-    build_records(codes, language, max_nodes, progress=False, workers=1)
-    serial = time.perf_counter() - start
-    start = time.perf_counter()
-    records = build_records(codes, language, max_nodes, progress=False, workers=workers)
-    parallel = time.perf_counter() - start
-    nodes = np.array([len(r.node_type) for r in records])
-    edges = np.array([len(r.edges) for r in records])
+    _, serial, _ = timed(lambda: build_graphs(codes, language, max_nodes, progress=False, workers=1))
+    graphs, parallel, cpu = timed(lambda: build_graphs(codes, language, max_nodes, progress=False,
+                                                       workers=workers))
+    nodes = np.array([g.num_nodes for g in graphs])
+    edges = np.array([g.edge_index.shape[1] for g in graphs])
     return {"functions": len(codes), "functions_per_s": round(len(codes) / parallel, 1),
             "serial_functions_per_s": round(len(codes) / serial, 1), "workers": workers,
+            "functions_per_cpu_s": round(len(codes) / cpu, 1),
             "nodes_per_function": round(float(nodes.mean()), 1),
             "edges_per_function": round(float(edges.mean()), 1),
-            "truncated": int(sum(r.truncated for r in records))}
+            "truncated": int(sum(bool(g.truncated) for g in graphs))}
 
 
 def main() -> None:
@@ -108,7 +124,8 @@ def main() -> None:
     print(json.dumps({"functions_per_s": python["functions_per_s"],
                       "nodes_per_function": python["nodes_per_function"],
                       "edges_per_function": python["edges_per_function"],
-                      "max_nodes": args.max_nodes, "languages": languages}))
+                      "max_nodes": args.max_nodes, "load_average_1min": round(os.getloadavg()[0], 1),
+                      "languages": languages}))
 
 
 if __name__ == "__main__":

@@ -53,17 +53,19 @@ def flatten(tree: tree_sitter.Tree, source: bytes, language: str, max_nodes: int
     flat = FlatTree(source)
     types, vocab, start, end, fields, children = (flat.types, flat.vocab, flat.start, flat.end,
                                                   flat.fields, flat.children)
-    last_child: list[int] = []
     ancestors: list[int] = []  # per cursor depth: the graph index of the nearest named ancestor
     cursor = tree.walk()
+    # bound methods: this loop runs once per tree node and dominates graph construction
+    first_child, next_sibling, up = cursor.goto_first_child, cursor.goto_next_sibling, cursor.goto_parent
+    add_edge, push, pop = edges.append, ancestors.append, ancestors.pop
     while True:
         node = cursor.node
         here = ancestors[-1] if ancestors else -1
         if node.is_named:
-            if len(types) >= max_nodes:
+            index = len(types)
+            if index >= max_nodes:
                 flat.truncated = True
                 break
-            index = len(types)
             kind = node.kind_id
             if kind < n_kinds:
                 types.append(name_of_kind[kind])
@@ -75,20 +77,18 @@ def flatten(tree: tree_sitter.Tree, source: bytes, language: str, max_nodes: int
             end.append(node.end_byte)
             fields.append(cursor.field_name)
             children.append([])
-            last_child.append(-1)
             if here >= 0:
-                children[here].append(index)
-                edges.append((here, index, AST_CHILD))
-                previous = last_child[here]
-                if previous >= 0:
-                    edges.append((previous, index, AST_SIBLING))
-                last_child[here] = index
+                siblings = children[here]
+                add_edge((here, index, AST_CHILD))
+                if siblings:
+                    add_edge((siblings[-1], index, AST_SIBLING))
+                siblings.append(index)
             here = index
-        if cursor.goto_first_child():
-            ancestors.append(here)
+        if first_child():
+            push(here)
             continue
-        while not cursor.goto_next_sibling():
-            if not cursor.goto_parent():
+        while not next_sibling():
+            if not up():
                 return flat
-            ancestors.pop()
+            pop()
     return flat
