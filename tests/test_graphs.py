@@ -214,6 +214,12 @@ def test_nested_function_is_its_own_unit():
                     ("data_dep", at(code, "inner"), at(code, "inner", 1))}
 
 
+def test_definitions_bind_their_names_in_the_enclosing_unit():
+    code = "@dec\ndef f():\n    pass\nclass C:\n    pass\ng = f(C)\n"
+    assert flow_edges(code, "python", ("data_dep",)) == {
+        ("data_dep", at(code, "f"), at(code, "f", 1)), ("data_dep", at(code, "C"), at(code, "C", 1))}
+
+
 # --- Java ------------------------------------------------------------------------------------
 
 def test_java_for_loop_continue_goes_to_update_and_back_edge_to_header():

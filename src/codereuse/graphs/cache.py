@@ -65,6 +65,8 @@ def cached_records(codes: Sequence[str], language: str = "python", max_nodes: in
             log.warning("graph cache entry %s-%s in %s is corrupt (%s); rebuilding it", KIND, key, cache.root, error)
     records = build_records(codes, language, max_nodes, progress=progress, workers=workers)
     cache.save(KIND, key, [encode(r) for r in records])
+    log.info("built %s %s graphs (max_nodes=%d): %s", len(records), language, max_nodes,
+             format_summary(summary(records)))
     return records
 
 

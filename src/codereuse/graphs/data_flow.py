@@ -41,7 +41,12 @@ class NameCollector:
                 if name not in bound:
                     (defs if mode == DEF else uses).append((name, node))
                 continue
-            if node_type in rules.skip or node in self.units:
+            if node in self.units:  # a nested definition: only the name it binds belongs here
+                unit = rules.units[node_type]
+                if unit.name:
+                    stack.extend((c, DEF, bound) for c in flat.field_children(node, unit.name))
+                continue
+            if node_type in rules.skip:
                 continue
             kids = children[node]
             if mode == PATTERN:
@@ -135,10 +140,7 @@ def own_parts(flat: FlatTree, rules: Rules, node: int, role: str, entry: int) ->
                                else "declarator")
             params = inner
         return [] if params is None else [(params, DEF)]
-    if role == "unit":
-        unit = rules.units[node_type]
-        return [(c, DEF) for c in flat.field_children(node, unit.name)] if unit.name else []
-    if role in ("simple", "return", "raise", "guard"):
+    if role in ("simple", "return", "raise", "guard", "unit"):
         return [(node, USE)]
     if role == "import":
         return [(c, DEF) for c in _import_names(flat, node)]
