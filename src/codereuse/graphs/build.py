@@ -7,6 +7,7 @@ Workers exchange compact ``GraphRecord`` arrays, never tensors (no shared-memory
 """
 from __future__ import annotations
 
+import gc
 import logging
 import multiprocessing
 import os
@@ -38,6 +39,20 @@ class GraphRecord:
     span: np.ndarray
     edges: np.ndarray
     truncated: bool
+
+    def pack(self) -> tuple[int, int, bool, bytes]:
+        """(nodes, edges, truncated, int32 bytes): cheap to pickle between processes and to store."""
+        arrays = np.concatenate([self.node_type, self.span.ravel(), self.edges.ravel()]).astype("<i4")
+        return len(self.node_type), len(self.edges), bool(self.truncated), arrays.tobytes()
+
+    @classmethod
+    def unpack(cls, packed: tuple[int, int, bool, bytes]) -> GraphRecord:
+        nodes, edges, truncated, blob = packed
+        arrays = np.frombuffer(blob, dtype="<i4")
+        if len(arrays) != 3 * nodes + 3 * edges:
+            raise ValueError(f"graph of {nodes} nodes and {edges} edges holds {len(arrays)} numbers")
+        return cls(arrays[:nodes], arrays[nodes:3 * nodes].reshape(nodes, 2),
+                   arrays[3 * nodes:].reshape(edges, 3), bool(truncated))
 
     def to_data(self) -> Data:
         edges = torch.from_numpy(self.edges.astype(np.int64, copy=False)).reshape(-1, 3)
@@ -86,9 +101,9 @@ def build_graph(code: str, language: str = "python", max_nodes: int = 512) -> Da
     return build_record(code, language, max_nodes).to_data()
 
 
-def _build_chunk(args: tuple[Sequence[str], str, int]) -> list[GraphRecord]:
+def _build_chunk(args: tuple[Sequence[str], str, int]) -> list[tuple[int, int, bool, bytes]]:
     codes, language, max_nodes = args
-    return [build_record(code, language, max_nodes) for code in codes]
+    return [build_record(code, language, max_nodes).pack() for code in codes]
 
 
 def build_records(codes: Sequence[str], language: str = "python", max_nodes: int = 512,
@@ -104,16 +119,21 @@ def build_records(codes: Sequence[str], language: str = "python", max_nodes: int
     records: list[GraphRecord] = []
     with bar:
         if workers <= 1:
-            for part in chunks:
-                records += _build_chunk(part)
-                bar.update(len(part[0]))
+            for codes_part, _, _ in chunks:
+                records += [build_record(code, language, max_nodes) for code in codes_part]
+                bar.update(len(codes_part))
         else:
-            # fork: workers inherit the loaded grammars instead of re-importing torch (seconds each)
+            # fork: workers inherit the loaded grammars instead of re-importing torch (seconds each);
+            # gc.freeze: the workers' collector then leaves the inherited objects' pages unshared-free
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-            with multiprocessing.get_context(method).Pool(workers) as pool:
-                for part in pool.imap(_build_chunk, chunks):
-                    records += part
-                    bar.update(len(part))
+            gc.freeze()
+            try:
+                with multiprocessing.get_context(method).Pool(workers) as pool:
+                    for part in pool.imap(_build_chunk, chunks):
+                        records += map(GraphRecord.unpack, part)
+                        bar.update(len(part))
+            finally:
+                gc.unfreeze()
     return records
 
 

@@ -36,18 +36,13 @@ def graphs_key(codes: Sequence[str], language: str, max_nodes: int) -> str:
 
 
 def encode(record: GraphRecord) -> list:
-    arrays = np.concatenate([record.node_type, record.span.ravel(), record.edges.ravel()]).astype("<i4")
-    return [len(record.node_type), len(record.edges), bool(record.truncated),
-            base64.b64encode(arrays.tobytes()).decode("ascii")]
+    nodes, edges, truncated, blob = record.pack()
+    return [nodes, edges, truncated, base64.b64encode(blob).decode("ascii")]
 
 
 def decode(entry: list) -> GraphRecord:
     nodes, edges, truncated, blob = entry
-    arrays = np.frombuffer(base64.b64decode(blob), dtype="<i4").astype(np.int32)
-    if len(arrays) != 3 * nodes + 3 * edges:
-        raise ValueError(f"graph of {nodes} nodes and {edges} edges holds {len(arrays)} numbers")
-    return GraphRecord(arrays[:nodes], arrays[nodes:3 * nodes].reshape(nodes, 2),
-                       arrays[3 * nodes:].reshape(edges, 3), bool(truncated))
+    return GraphRecord.unpack((nodes, edges, truncated, base64.b64decode(blob)))
 
 
 def cached_records(codes: Sequence[str], language: str = "python", max_nodes: int = 512,
