@@ -12,6 +12,7 @@ import pytest
 import pytorch_lightning as pl
 import yaml
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 from pytorch_lightning.loggers import WandbLogger
 
 from codereuse.analysis.__main__ import main
@@ -22,12 +23,14 @@ from codereuse.analysis.features import LayerFeatures, check_layers, encode, pre
 from codereuse.analysis.probe_data import (
     _token_labels,
     build_probe_set,
+    clone_task,
     complexity_class,
     cyclomatic_complexity,
     lexical_labels,
     syntax_labels,
 )
 from codereuse.analysis.probes import PROPERTIES, probe_layers
+from codereuse.analysis.provenance import checkpoint_train_config, heldout_config
 from codereuse.cli.train import build_datamodule, build_module
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
@@ -207,8 +210,9 @@ def fit_tiny(tmp_path, code_tree, *overrides: str, loggers=()):
     with the ``analysis`` callback when the overrides choose one."""
     cfg = compose_train(fast_overrides("task=clone", "freeze=none", "strategy.optim.lr=1e-2", *overrides), tmp_path,
                         source_dir=code_tree)
-    data = load_task("clone", source_dir=str(code_tree), cache_dir=cfg.data.cache_dir, seed=cfg.seed, progress=False)
+    data = load_task("clone", source_dir=str(code_tree), cache_dir=cfg.data.cache_dir, seed=cfg.data.seed, progress=False)
     module = build_module(cfg, data)
+    module.run_record = {"config": OmegaConf.to_container(cfg.copy(), resolve=False)}  # as train.py records it
     analysis = instantiate(cfg.analysis) if cfg.get("analysis") else None
     trainer = pl.Trainer(max_steps=3, limit_val_batches=0, logger=list(loggers) or False, callbacks=[analysis] if analysis else [],
                          enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
@@ -252,3 +256,60 @@ def test_drift_and_probe_cli_on_a_checkpoint(tmp_path, code_tree, capsys):
           *(f"{key}={value}" for key, value in SMALL.items())])  # the fine-tuned backbone's probes
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["model"] == f"tiny fine-tuned ({checkpoint})" and result["layers"] == [0, 6]
+
+
+# --- held-out functions are held out from the checkpoint's run ----------------------------------
+def test_heldout_config_takes_the_runs_split_seed_and_source():
+    config = ProbeConfig(**SMALL)
+    run = {"seed": 42, "data": {"seed": 3, "source_dir": "/src"}}
+    assert (heldout_config(config, set(), run, "x.ckpt").data_seed, heldout_config(config, set(), run, "x.ckpt").source_dir) \
+        == (3, "/src")
+    assert heldout_config(ProbeConfig(data_seed=3, **SMALL), {"data_seed"}, run, "x.ckpt").data_seed == 3
+    with pytest.raises(ConfigError, match="data_seed=0 .*the checkpoint's run used data.seed=3"):
+        heldout_config(config, {"data_seed"}, run, "x.ckpt")
+    # runs from before data.seed split with the training seed
+    assert heldout_config(config, set(), {"seed": 42, "data": {"source_dir": None}}, "x.ckpt").data_seed == 42
+    with pytest.raises(ConfigError, match="records no train config.*pass data_seed="):
+        heldout_config(config, set(), None, "x.ckpt")
+    assert heldout_config(ProbeConfig(data_seed=5, **SMALL), {"data_seed"}, None, "x.ckpt").data_seed == 5
+
+
+def test_train_config_falls_back_to_the_runs_hydra_dir(tmp_path):
+    import torch
+
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / ".hydra").mkdir()
+    torch.save({"state_dict": {}}, tmp_path / "checkpoints" / "last.ckpt")
+    (tmp_path / ".hydra" / "config.yaml").write_text("seed: 7\ndata:\n  seed: 2\n  source_dir: /src\n")
+    assert checkpoint_train_config(str(tmp_path / "checkpoints" / "last.ckpt"))["data"] == {"seed": 2, "source_dir": "/src"}
+
+
+def test_drift_of_a_checkpoint_measures_functions_its_run_never_trained_on(tmp_path, code_tree, capsys, monkeypatch):
+    import torch
+
+    trainer, _ = fit_tiny(tmp_path, code_tree)
+    checkpoint = tmp_path / "tiny.ckpt"
+    trainer.save_checkpoint(checkpoint)
+    saved = torch.load(checkpoint, weights_only=False)
+    saved["codereuse"]["config"]["data"]["seed"] = 3  # as if the run had split with data.seed=3
+    torch.save(saved, checkpoint)
+    seen = []
+    real_load_task = load_task
+
+    def recording_load_task(name, **kwargs):  # records the split asked for; serves the cached seed-0 task
+        seen.append((kwargs["seed"], kwargs["source_dir"]))
+        return real_load_task(name, **{**kwargs, "seed": 0})
+
+    monkeypatch.setattr("codereuse.analysis.probe_data.load_task", recording_load_task)
+    main(["drift", f"ckpt={checkpoint}", f"out={tmp_path / 'drift'}",
+          *(f"{key}={value}" for key, value in SMALL.items())])  # no source_dir, no data_seed: the run's
+    assert seen == [(3, str(code_tree))]
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["info"]["functions"] > 0
+    # what that buys: valid + test of the run's split hold none of its training files, another
+    # seed's do (every task of a seed shares one file map, so the cheap summarize task shows it)
+    def files(seed: int, splits: tuple[str, ...]) -> set[str]:
+        task = real_load_task("summarize", source_dir=str(code_tree), seed=seed, progress=False)
+        return {r["file"] for s in splits for r in task.splits[s]}
+
+    assert not files(3, ("train",)) & files(3, ("valid", "test"))
+    assert files(3, ("train",)) & files(0, ("valid", "test"))

@@ -8,7 +8,9 @@ model (or of the fine-tuned backbone in a train.py checkpoint); writes probes.js
 drift: CKA and RSA per layer between the checkpoint's pre-trained and fine-tuned backbone on
 held-out functions, and the suggested freeze depth; writes drift.json/csv/png.
 Both also take the probe-set keys max_functions, clone_pairs, tokens_per_function, max_length,
-batch_size, pooling, seed, source_dir and cache_dir. out defaults to outputs/analysis/<time>-<command>.
+batch_size, pooling, seed, data_seed, source_dir and cache_dir. With ckpt=, data_seed and
+source_dir come from the run that wrote the checkpoint (its data.seed and data.source_dir), so
+the held-out functions are ones it never trained on. out defaults to outputs/analysis/<time>-<command>.
 The last line printed is one JSON object with the results.
 """
 from __future__ import annotations
@@ -40,6 +42,7 @@ def probe(options: dict, config: ProbeConfig):
     if options.get("ckpt") is not None:
         backbone = trained_backbone(load_module(options["ckpt"]))
         name = f"{backbone.spec.name} fine-tuned ({options['ckpt']})"
+        config = checkpoint_config(options, config)
     else:
         backbone = load_backbone(model_spec(options.get("model", "minilm")))
         name = backbone.spec.name
@@ -54,6 +57,7 @@ def drift(options: dict, config: ProbeConfig):
     from codereuse.analysis.probe_data import clone_task, heldout_functions
 
     module = load_module(options["ckpt"])
+    config = checkpoint_config(options, config)
     heldout = heldout_functions(clone_task(config), config)
     before = function_features(pretrained_backbone(module), heldout, config, "pre-trained features")
     after = function_features(trained_backbone(module), heldout, config, "fine-tuned features")
@@ -62,6 +66,13 @@ def drift(options: dict, config: ProbeConfig):
 
 
 COMMANDS = {"probe": probe, "drift": drift}
+
+
+def checkpoint_config(options: dict, config: ProbeConfig) -> ProbeConfig:
+    """``config`` with the split seed and source of the run that wrote ``options["ckpt"]``."""
+    from codereuse.analysis.provenance import checkpoint_train_config, heldout_config
+
+    return heldout_config(config, set(options), checkpoint_train_config(options["ckpt"]), options["ckpt"])
 
 
 def model_spec(model: str) -> dict:
@@ -140,7 +151,9 @@ def main(argv: list[str] | None = None) -> None:
         command, options, config = parse(argv)
         out = Path(options.get("out") or f"outputs/analysis/{datetime.now():%Y-%m-%d_%H-%M-%S}-{command}")
         table = COMMANDS[command](options, config)
-    files = table.write(out)
+    from codereuse.analysis.plots import save  # matplotlib only once the results are in
+
+    files = save(table, out)
     table.print()
     print(f"wrote {', '.join(files.values())}")
     print(json.dumps({**table.to_dict(), "files": files}))

@@ -66,8 +66,10 @@ class LayerAnalysisCallback(pl.Callback):
         self._before = None
 
     def _report(self, trainer: pl.Trainer, table: LayerTable) -> None:
+        from codereuse.analysis.plots import save  # matplotlib only when files are written
+
         self.tables[table.kind] = table
-        files = table.write(self.out_dir or trainer.default_root_dir)
+        files = save(table, self.out_dir or trainer.default_root_dir)
         table.print()
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):

@@ -22,7 +22,10 @@ class ProbeConfig:
     # mean, not the model's own pooling: a first-token (cls) pool is the same vector for every
     # input at the embeddings output, which leaves nothing to probe or compare there
     pooling: str = "mean"
-    seed: int = 42  # train.py's default, so the clone task comes from the same cache entry
+    seed: int = 42  # sampling of the probe functions, tokens and pairs
+    # the clone task's split seed (train.py's data.seed) and source: drift and probes of a checkpoint
+    # take both from the run that wrote it, so their held-out functions are ones it never trained on
+    data_seed: int = 0
     source_dir: str | None = None  # default: the standard library
     cache_dir: str | None = None
 
@@ -31,6 +34,9 @@ class ProbeConfig:
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(key, value, "an integer >= 1")
+        for key in ("seed", "data_seed"):
+            if not isinstance(getattr(self, key), int) or isinstance(getattr(self, key), bool):
+                raise ConfigError(key, getattr(self, key), "an integer")
         from codereuse.models.spec import POOLINGS  # here, not above: codereuse.models loads transformers
 
         if self.pooling not in POOLINGS:

@@ -14,6 +14,14 @@ from matplotlib.figure import Figure
 from codereuse.analysis.table import LayerTable
 
 
+def save(table: LayerTable, out_dir: str | Path) -> dict[str, str]:
+    """``<kind>.json``, ``<kind>.csv`` and ``<kind>.png`` in ``out_dir``; returns their paths."""
+    files = table.write(out_dir)
+    png = Path(out_dir) / f"{table.kind}.png"
+    plot(table, png)
+    return {**files, "png": str(png)}
+
+
 def plot(table: LayerTable, path: str | Path) -> None:
     figure = {"probes": probe_heatmap, "drift": drift_curves}[table.kind](table)
     FigureCanvasAgg(figure)

@@ -133,7 +133,8 @@ def _char_column(line: str, byte_column: int) -> int:
 # --- the probe set ------------------------------------------------------------------------------
 def clone_task(config: ProbeConfig, progress: bool = True) -> TaskData:
     """The clone task: its ``code1`` sides are printed functions without docstrings, split by file."""
-    return load_task("clone", source_dir=config.source_dir, cache_dir=config.cache_dir, seed=config.seed, progress=progress)
+    return load_task("clone", source_dir=config.source_dir, cache_dir=config.cache_dir, seed=config.data_seed,
+                     progress=progress)
 
 
 def probe_functions(task: TaskData, config: ProbeConfig) -> tuple[list[str], list[str]]:

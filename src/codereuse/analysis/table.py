@@ -1,4 +1,4 @@
-"""A layer x column result (probe scores or drift) and the files it is written to."""
+"""A layer x column result (probe scores or drift) and its data files (the plot: :mod:`.plots`)."""
 from __future__ import annotations
 
 import csv
@@ -39,18 +39,16 @@ class LayerTable:
         return data
 
     def write(self, out_dir: str | Path) -> dict[str, str]:
-        """``<kind>.json``, ``<kind>.csv`` and ``<kind>.png`` in ``out_dir``; returns their paths."""
-        from codereuse.analysis.plots import plot  # matplotlib only when files are written
-
+        """``<kind>.json`` and ``<kind>.csv`` in ``out_dir``; returns their paths. (The plot is
+        drawn by :func:`codereuse.analysis.plots.save`, which also writes these.)"""
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        paths = {ext: out / f"{self.kind}.{ext}" for ext in ("json", "csv", "png")}
+        paths = {ext: out / f"{self.kind}.{ext}" for ext in ("json", "csv")}
         paths["json"].write_text(json.dumps(self.to_dict(), indent=2) + "\n")
         with paths["csv"].open("w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(self.columns)
             writer.writerows(self.rows())
-        plot(self, paths["png"])
         return {ext: str(path) for ext, path in paths.items()}
 
     def print(self, console: Console | None = None) -> None:
