@@ -55,10 +55,14 @@ def test_unsupported_peft_combination_is_rejected_up_front(tmp_path, code_tree):
         train(tmp_path, code_tree, "model=tiny_t5", "strategy=prefix", "task=clone")
 
 
-def test_training_learns_clone_pairs_above_chance(tmp_path, code_tree):
-    """A real learning signal, not just "it ran": the pair head on cached frozen features learns clones."""
-    metrics = train(tmp_path, code_tree, "task=clone", "freeze=all", "freeze.cache=true", "trainer.max_steps=-1",
-                    "trainer.max_epochs=15", "task.max_train_examples=1200", "task.max_eval_examples=null",
-                    "trainer.limit_val_batches=null", "trainer.limit_test_batches=null", "task.batch_size=32",
-                    "task.max_length=128", "strategy.optim.lr=3e-3", "callbacks=none")
-    assert metrics["test/acc"] > 0.6 and metrics["test/f1"] > 0.6
+@pytest.mark.slow
+def test_training_learns_well_above_the_tasks_floor(tmp_path, code_tree):
+    """A real learning signal, not just "it ran": a head on the packaged MiniLM's cached frozen features
+    tells four packages apart. The floor (train-majority accuracy on these test records) is about 0.15;
+    the margin of 0.25 is also above the best any single-class answer scores on this test split (0.39)."""
+    metrics = train(tmp_path, code_tree, "model=minilm", "task=classify", "freeze=all", "freeze.cache=true",
+                    "trainer.max_steps=-1", "trainer.max_epochs=10", "task.max_train_examples=300",
+                    "task.max_eval_examples=null", "trainer.limit_val_batches=null", "trainer.limit_test_batches=null",
+                    "task.batch_size=32", "task.max_length=64", "strategy.optim.lr=3e-3", "callbacks=none")
+    assert metrics["test/floor_name"] == "majority_accuracy"
+    assert metrics["test/acc"] > metrics["test/floor"] + 0.25
