@@ -1,4 +1,4 @@
-"""Model selection entry point: ``python select.py``.
+"""Model selection entry point: ``python select.py [task=clone] [pool=offline] [scorer=all] [evaluate=true]``.
 
 This file's name shadows the standard-library module ``select`` whenever Python runs from the
 repository root (the root is first on ``sys.path``), and ``subprocess`` imports ``select``: Hydra,
@@ -29,5 +29,14 @@ if __name__ != "__main__":
     globals().update({k: v for k, v in vars(_real).items() if not k.startswith("__")})
     _sys.modules[__name__] = _real  # later imports get the real module itself
 else:
-    print("error: model selection (python select.py) is not built yet; it lands with its own issue", file=_sys.stderr)
-    raise SystemExit(2)
+    import hydra
+
+    @hydra.main(version_base="1.3", config_path="conf", config_name="select")
+    def main(cfg) -> None:
+        from codereuse.cli.errors import one_line_errors
+        from codereuse.cli.select import run
+
+        with one_line_errors():
+            run(cfg)
+
+    main()

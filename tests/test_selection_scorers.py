@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 from scipy.stats import multivariate_normal
 
+from sklearn.covariance import LedoitWolf
+
 from codereuse.selection.metrics import (GBC, NLEEP, PARC, HScore, LogME, ShrinkageHScore, TransRate,
-                                         logme_evidence, logme_fit)
+                                         ledoit_wolf_shrinkage, logme_evidence, logme_fit)
 from codereuse.selection.proxies import KNN, LogisticProbe, MLPProxy, knn_leave_one_out
 
 
@@ -123,3 +125,19 @@ def test_nleep_known_values():
 def test_transrate_is_invariant_to_scale():
     good, _, y = separable_and_random()
     assert TransRate()(good * 50, y) == pytest.approx(TransRate()(good, y), rel=1e-9)
+
+
+@pytest.mark.parametrize("n,d", [(30, 80), (90, 12)], ids=["N<D", "N>D"])
+def test_hscores_match_their_dxd_definitions(n, d):
+    rng = np.random.default_rng(10)
+    y = np.arange(n) % 3
+    X = rng.normal(size=(n, d)) + y[:, None]
+    centred = X - X.mean(axis=0)
+    means = np.stack([centred[y == c].mean(axis=0) for c in range(3)])[y]
+    between = means.T @ means / n
+    cov = centred.T @ centred / n
+    assert HScore()(X, y) == pytest.approx(np.trace(np.linalg.pinv(cov) @ between), rel=1e-6)
+    estimator = LedoitWolf().fit(X)
+    assert ledoit_wolf_shrinkage(centred)[0] == pytest.approx(estimator.shrinkage_, rel=1e-9)
+    expected = np.trace(np.linalg.solve(estimator.covariance_, (1 - estimator.shrinkage_) * between))
+    assert ShrinkageHScore()(X, y) == pytest.approx(expected, rel=1e-6)

@@ -77,7 +77,10 @@ def layer_features(backbone: Backbone, texts: list[str], *, layers: list[int], m
     with _eval_mode(network), torch.inference_mode():
         for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
             batch = order[start:start + batch_size]
-            padded = backbone.tokenizer.pad({"input_ids": [encodings[i] for i in batch]}, return_tensors="pt")
+            # right padding whatever the tokenizer's default (GPT-style ones pad left): "last" pooling
+            # and absolute positions then see each input as it would be alone, as in training batches
+            padded = backbone.tokenizer.pad({"input_ids": [encodings[i] for i in batch]}, padding_side="right",
+                                            return_tensors="pt")
             ids, mask = padded["input_ids"].to(device), padded["attention_mask"].to(device)
             states = network(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
             chosen = torch.stack([states[layer] for layer in layers]).float()  # (layers, B, T, H)

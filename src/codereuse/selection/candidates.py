@@ -105,7 +105,9 @@ def reinitialised(base: dict, seed: int) -> Path:
     """``base``'s architecture and tokenizer with freshly initialised weights (a control)."""
     def make(backbone) -> None:
         torch.manual_seed(seed)
-        backbone.model.init_weights()  # transformers' own initialiser: the weights a fresh model would get
+        # a fresh model from the config: transformers' own initialiser (init_weights() on a loaded
+        # model skips weights already marked initialised in transformers 5)
+        backbone.model = type(backbone.model)(backbone.model.config)
     return _derived(base, f"reinit-{seed}", make)
 
 

@@ -33,6 +33,7 @@ class CandidateFeatures:
     depth: int
     params: int
     seconds: float  # cold extraction time (from the cache's record when cached)
+    weights: str = ""  # weights_fingerprint: the key of everything cached about this model
 
 
 def weights_fingerprint(backbone: Backbone) -> str:
@@ -71,7 +72,7 @@ def candidate_features(spec: dict, probe: ProbeSample, *, layers: str | list[int
         seconds += spent * len(missing)
     params = sum(p.numel() for p in backbone.model.parameters())
     return CandidateFeatures({layer: example_features(pooled[layer][0], probe) for layer in wanted},
-                             total_depth, params, seconds)
+                             total_depth, params, seconds, weights)
 
 
 def example_features(text_features: np.ndarray, probe: ProbeSample) -> np.ndarray:

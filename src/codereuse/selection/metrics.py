@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.stats import spearmanr
-from sklearn.covariance import LedoitWolf
-from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 
 
@@ -16,11 +14,35 @@ def _one_hot(y: np.ndarray) -> np.ndarray:
     return (y[:, None] == classes[None, :]).astype(np.float64)
 
 
-def _reduce(X: np.ndarray, dims: int | None, seed: int = 0) -> np.ndarray:
+def _reduce(X: np.ndarray, dims: int | None = None, variance: float | None = None) -> np.ndarray:
+    """Principal-component scores of ``X``: the top ``dims`` components, or as many as keep
+    ``variance`` of the total (PCA through the Gram matrix; sklearn's SVD is far slower at N << D)."""
     X = np.asarray(X, dtype=np.float64)
-    if dims is None or X.shape[1] <= dims:
+    if variance is None and (dims is None or X.shape[1] <= dims):
         return X
-    return PCA(n_components=min(dims, *X.shape), random_state=seed).fit_transform(X)
+    sigma, u = column_spectrum(X - X.mean(axis=0))
+    order = np.argsort(sigma)[::-1]
+    sigma, u = sigma[order], u[:, order]
+    if variance is not None:
+        dims = int(np.searchsorted(np.cumsum(sigma) / sigma.sum(), variance) + 1)
+    return u[:, :dims] * np.sqrt(sigma[:dims])
+
+
+def column_spectrum(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-zero squared singular values s^2 of X and the matching left singular vectors U (N, k),
+    from the eigendecomposition of the smaller Gram matrix: O(min(N, D)^2 max(N, D)), and several
+    times faster than an SVD when N << D (the usual probe regime)."""
+    n, d = X.shape
+    if n <= d:
+        sigma, u = np.linalg.eigh(X @ X.T)
+    else:
+        sigma, v = np.linalg.eigh(X.T @ X)
+        u = X @ v
+    keep = sigma > max(sigma.max(initial=0.0), 0.0) * 1e-12 * max(n, d)
+    sigma, u = sigma[keep], u[:, keep]
+    if n > d:
+        u = u / np.sqrt(sigma)
+    return sigma, u
 
 
 # --- LogME (You et al., 2021) --------------------------------------------------------------------
@@ -33,10 +55,8 @@ def logme_evidence(X: np.ndarray, t: np.ndarray, alpha: float, beta: float) -> f
     code drops when N < D.
     """
     n, d = X.shape
-    u, s, _ = np.linalg.svd(X, full_matrices=False)
-    sigma = s ** 2
-    k = int(np.sum(sigma > sigma.max(initial=0.0) * 1e-12 * max(n, d))) if sigma.size else 0
-    sigma, u = sigma[:k], u[:, :k]
+    sigma, u = column_spectrum(X)
+    k = sigma.size
     projected = u.T @ t  # coordinates of t in X's column space
     shrink = beta * sigma / (alpha + beta * sigma)
     m_norm2 = np.sum(beta ** 2 * sigma * projected ** 2 / (alpha + beta * sigma) ** 2)
@@ -51,8 +71,8 @@ def logme_fit(X: np.ndarray, t: np.ndarray, iterations: int = 1000, tol: float =
     directions, so it is the stationary point of the exact evidence; it converges slowly, towards
     alpha -> inf, when the features explain nothing: hence the generous iteration cap)."""
     n = X.shape[0]
-    u, s, _ = np.linalg.svd(X, full_matrices=False)
-    sigma, projected = s ** 2, u.T @ t
+    sigma, u = column_spectrum(X)
+    projected = u.T @ t
     outside = max(float(t @ t - projected @ projected), 0.0)
     alpha, beta = 1.0, 1.0
     for _ in range(iterations):
@@ -74,20 +94,28 @@ class LogME:
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
         X = np.asarray(X, dtype=np.float64)
         targets = _one_hot(y)
-        total = 0.0
-        for t in targets.T:
-            alpha, beta = logme_fit(X, t)
-            total += logme_evidence(X, t, alpha, beta) / X.shape[0]
-        return total / targets.shape[1]
+        return float(np.mean([logme_evidence(X, t, *logme_fit(X, t)) / X.shape[0] for t in targets.T]))
 
 
 # --- H-score (Bao et al., 2019) and its shrinkage variant (Ibrahim et al., 2022) -----------------
-def _between_class_cov(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    centred = X - X.mean(axis=0)
-    means = np.zeros_like(centred)
+def _class_means(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each row replaced by its class mean (of the centred features), (N, D)."""
+    means = np.zeros_like(X)
     for c in np.unique(y):
-        means[y == c] = centred[y == c].mean(axis=0)
-    return means.T @ means / X.shape[0]
+        means[y == c] = X[y == c].mean(axis=0)
+    return means
+
+
+def _explained(X: np.ndarray, y: np.ndarray, shrink: float, target: float) -> float:
+    """tr(S^-1 B) for the covariance S = (1 - shrink) X^T X / N + shrink * target * I (pseudo-
+    inverse when shrink = 0) and the between-class covariance B = M^T M / N, both of centred X.
+    B lives in X's row space, so the trace is a sum over X's spectrum (no D x D matrix)."""
+    n = X.shape[0]
+    sigma, u = column_spectrum(X)  # X = U diag(s) V^T: V = X^T U / s
+    between = _class_means(X, y)
+    along = (between @ X.T @ u) / np.sqrt(sigma)  # M V, (N, k)
+    variance = (1 - shrink) * sigma / n + shrink * target
+    return float(np.sum(along ** 2, axis=0) @ (1 / variance) / n)
 
 
 class HScore:
@@ -95,8 +123,21 @@ class HScore:
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
         X = np.asarray(X, dtype=np.float64)
-        cov = np.cov(X, rowvar=False, bias=True)
-        return float(np.trace(np.linalg.pinv(cov, hermitian=True) @ _between_class_cov(X, y)))
+        return _explained(X - X.mean(axis=0), y, 0.0, 0.0)
+
+
+def ledoit_wolf_shrinkage(X: np.ndarray) -> tuple[float, float]:
+    """scikit-learn's Ledoit-Wolf shrinkage of centred ``X`` and its target mu = tr(S) / D, through
+    the N x N Gram matrix (sklearn forms D x D products); equal to sklearn's, tested."""
+    n, d = X.shape
+    gram = X @ X.T
+    norms2 = np.diag(gram)
+    mu = norms2.sum() / n / d
+    delta_ = np.sum(gram ** 2) / n ** 2
+    beta = (np.sum(norms2 ** 2) / n - delta_) / (d * n)
+    delta = (delta_ - 2 * mu * norms2.sum() / n + d * mu ** 2) / d
+    beta = min(beta, delta)
+    return (0.0 if beta == 0 else float(beta / delta)), float(mu)
 
 
 class ShrinkageHScore:
@@ -104,9 +145,9 @@ class ShrinkageHScore:
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
         X = np.asarray(X, dtype=np.float64)
-        estimator = LedoitWolf(assume_centered=False).fit(X)
-        shrunk, alpha = estimator.covariance_, estimator.shrinkage_
-        return float(np.trace(np.linalg.solve(shrunk, (1 - alpha) * _between_class_cov(X, y))))
+        X = X - X.mean(axis=0)
+        shrink, mu = ledoit_wolf_shrinkage(X)
+        return (1 - shrink) * _explained(X, y, shrink, mu)
 
 
 # --- PARC (Bolya et al., 2021) --------------------------------------------------------------------
@@ -161,7 +202,7 @@ class NLEEP:
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
         X = np.asarray(X, dtype=np.float64)
-        features = PCA(n_components=self.variance, svd_solver="full", random_state=self.seed).fit_transform(X)
+        features = _reduce(X, variance=self.variance)
         classes = np.unique(y)
         mixture = GaussianMixture(n_components=self.components_per_class * len(classes), covariance_type="diag",
                                   random_state=self.seed, reg_covar=1e-4).fit(features)

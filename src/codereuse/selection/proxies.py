@@ -59,8 +59,8 @@ class KNN:
 class MLPProxy:
     """Cross-validated accuracy of a :class:`ProxyScorerModule` trained with Lightning."""
 
-    def __init__(self, hidden: int = 128, epochs: int = 30, lr: float = 1e-3, folds: int = 3,
-                 batch_size: int = 64, seed: int = 0) -> None:
+    def __init__(self, hidden: int = 128, epochs: int = 40, lr: float = 1e-3, folds: int = 3,
+                 batch_size: int = 256, seed: int = 0) -> None:
         self.hidden, self.epochs, self.lr, self.folds, self.batch_size, self.seed = hidden, epochs, lr, folds, batch_size, seed
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:

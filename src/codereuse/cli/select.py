@@ -1,0 +1,193 @@
+"""``python select.py``: rank a pool of candidate models for a task from frozen features; with
+``evaluate=true`` fine-tune them all (cached) and judge every ranking against that ground truth."""
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+
+import transformers
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.table import Table
+
+from codereuse.cli.report import write_metrics
+from codereuse.data.registry import load_task
+from codereuse.errors import CodereuseError, ConfigError
+from codereuse.selection.brute_force import fine_tune, other_task_results
+from codereuse.selection.candidates import build_pool
+from codereuse.selection.features import candidate_features
+from codereuse.selection.layers import layer_curve, suggest_freeze_depth
+from codereuse.selection.plots import layer_plot, score_vs_truth
+from codereuse.selection.probe import probe_sample
+from codereuse.selection.ranking import baseline_scores, evaluate_rankings, score_pool
+
+
+def run(cfg: DictConfig) -> dict:
+    started = time.perf_counter()
+    transformers.logging.set_verbosity_error()  # derived models reload without the pooler they never use
+    output_dir = Path(cfg.paths.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    options = _plain(cfg.task.options) or {}
+    data = load_task(cfg.task.name, source_dir=cfg.data.source_dir, data_dir=cfg.data.dir, cache_dir=cfg.data.cache_dir,
+                     seed=cfg.data.seed, options=options)
+    probe = probe_sample(data, cfg.probe.size, cfg.data.seed)
+    print(f"probe sample: {len(probe.labels)} {data.name} training examples ({len(probe.texts)} texts), "
+          f"class-balanced, seed {cfg.data.seed}")
+    candidates, skipped = build_pool(_plain(cfg.pool), data.name)
+    scorers = {name: instantiate(node) for name, node in (cfg.scorer or {}).items()}
+    if not scorers:
+        raise ConfigError("scorer", None, hint="choose scorer=all or one scorer name")
+
+    features, weights = {}, {}
+    for candidate in candidates:
+        try:
+            found = candidate_features(candidate.spec, probe, layers="last", pooling=cfg.probe.pooling,
+                                       max_length=min(cfg.probe.max_length, cfg.task.max_length),
+                                       batch_size=cfg.probe.batch_size)
+        except (CodereuseError, OSError, RuntimeError, ValueError) as error:
+            skipped.append(f"{candidate.name}: {str(error).splitlines()[0]}")
+            print(f"skipped candidate {skipped[-1]}")
+            continue
+        features[candidate.name], weights[candidate.name] = found, found.weights
+    if len(features) < 2:
+        raise ConfigError("pool", cfg.pool.name, hint=f"fewer than two candidates loaded; skipped: {skipped}")
+    kept = [c for c in candidates if c.name in features]
+    scored = score_pool(kept, features, probe.labels, scorers)
+    baselines = baseline_scores(scored, other_task_results(weights, data.name), cfg.seed)
+
+    summary = {"task": data.name, "pool": cfg.pool.name, "candidates": [c.name for c in kept], "skipped": skipped,
+               "probe_examples": int(len(probe.labels)), "extraction_seconds": scored.extraction_seconds,
+               "scores": {**scored.scores, **baselines}, "scorer_seconds": scored.seconds,
+               "labels": {c.name: c.label for c in kept}, "params": {n: f.params for n, f in features.items()}}
+    truth = {}
+    if cfg.evaluate:
+        truth, brute_seconds = _ground_truth(cfg, kept, weights, data.name, options, output_dir)
+        evaluation = evaluate_rankings(scored, baselines, truth, probe.labels, scorers, draws=cfg.bootstrap.draws,
+                                       fraction=cfg.bootstrap.fraction, seed=cfg.seed)
+        for entry in evaluation.values():
+            entry["fraction_of_brute_force_time"] = entry["seconds"] / brute_seconds if brute_seconds else None
+        summary.update(ground_truth=truth, brute_force_seconds=brute_seconds, evaluation=evaluation,
+                       ground_truth_metric=f"test/{cfg.task.monitor.split('/', 1)[1]}")
+        controls = {c.name for c in kept if c.control}
+        summary["plot"] = str(score_vs_truth(output_dir / "selection.png", summary["scores"], truth, controls,
+                                             evaluation, summary["ground_truth_metric"]))
+    if cfg.layer_selection.model:
+        summary["layer_selection"] = _layer_selection(cfg, kept, probe, output_dir)
+    summary["wall_seconds"] = time.perf_counter() - started
+    _write_csv(output_dir / "selection.csv", kept, summary, truth)
+    write_metrics(output_dir / "metrics.json", summary)
+    _print_ranking(summary, truth)
+    _log_wandb(cfg, summary, output_dir)
+    return summary
+
+
+def _ground_truth(cfg, candidates, weights, task, options, output_dir) -> tuple[dict[str, float], float]:
+    truth, seconds = {}, 0.0
+    budget = list(cfg.brute_force.overrides)
+    for candidate in candidates:
+        result = fine_tune(candidate.name, candidate.spec, weights[candidate.name], task=task,
+                           data_seed=cfg.data.seed, seed=cfg.seed, overrides=budget, options=options,
+                           output_dir=output_dir / "brute_force")
+        truth[candidate.name] = result["value"]
+        seconds += result["seconds"]
+        print(f"ground truth {candidate.name}: {result['metric']}={result['value']:.4f} "
+              f"({result['seconds']:.0f} s{', cached' if result['cached'] else ''})")
+    return truth, seconds
+
+
+def _layer_selection(cfg, candidates, probe, output_dir) -> dict:
+    by_name = {c.name: c for c in candidates}
+    name = cfg.layer_selection.model
+    if name not in by_name:
+        raise ConfigError("layer_selection.model", name, sorted(by_name))
+    features = candidate_features(by_name[name].spec, probe, layers="all", pooling=cfg.probe.pooling,
+                                  max_length=min(cfg.probe.max_length, cfg.task.max_length),
+                                  batch_size=cfg.probe.batch_size)
+    curves = {scorer: layer_curve(features, probe.labels, instantiate(node))
+              for scorer, node in cfg.layer_selection.scorers.items()}
+    first = next(iter(curves))
+    suggestion = suggest_freeze_depth(curves[first], features.depth, cfg.layer_selection.tolerance)
+    suggestion["scorer"] = first
+    plot = layer_plot(output_dir / "layers.png", curves, name, suggestion)
+    print(f"layer selection ({name}, {first}): best layer {suggestion['best_layer']} of {features.depth}; "
+          f"suggested {suggestion['command']}")
+    return {"model": name, "curves": curves, "suggestion": suggestion, "plot": str(plot)}
+
+
+def _write_csv(path: Path, candidates, summary: dict, truth: dict) -> None:
+    names = list(summary["scores"])
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["candidate", "kind", "params", *names, "ground_truth"])
+        for c in candidates:
+            writer.writerow([c.name, c.label, summary["params"][c.name],
+                             *[summary["scores"][n].get(c.name, "") for n in names], truth.get(c.name, "")])
+
+
+def _print_ranking(summary: dict, truth: dict) -> None:
+    console = Console(width=max(Console().width, 200))  # a column per scorer: wider than a terminal's 80
+    scores = summary["scores"]
+    lead = next((n for n in ("logme", *scores) if n in scores and scores[n]), None)
+    table = Table(title=f"{summary['task']}: candidates ranked by {lead}", header_style="bold")
+    for column in ("rank", "candidate", "kind", "params", *scores, *(["ground truth"] if truth else [])):
+        table.add_column(column, justify="left" if column in ("candidate", "kind") else "right")
+    order = sorted(summary["candidates"], key=lambda n: scores[lead].get(n, float("-inf")), reverse=True)
+    for rank, name in enumerate(order, start=1):
+        cells = [_fmt(scores[s].get(name)) for s in scores]
+        table.add_row(str(rank), name, summary["labels"][name], f"{summary['params'][name] / 1e6:.1f}M", *cells,
+                      *([_fmt(truth.get(name))] if truth else []))
+    console.print(table)
+    if "evaluation" in summary:
+        _print_evaluation(console, summary)
+    console.print(f"feature extraction {summary['extraction_seconds']:.1f} s (cold)"
+                  + (f"; brute force {summary['brute_force_seconds']:.0f} s" if "brute_force_seconds" in summary else ""))
+
+
+def _print_evaluation(console: Console, summary: dict) -> None:
+    table = Table(title=f"rankings vs fine-tuned {summary['ground_truth_metric']}", header_style="bold")
+    for column in ("scorer", "weighted tau [95% CI]", "kendall", "pearson", "top-1 regret", "wtau w/o controls",
+                   "seconds", "% brute force"):
+        table.add_column(column, justify="left" if column == "scorer" else "right")
+    ranked = sorted(summary["evaluation"].items(), key=lambda kv: -(kv[1]["weighted_tau"] if kv[1]["weighted_tau"] is not None else -9))
+    for name, e in ranked:
+        ci = e.get("weighted_tau_ci")
+        fraction = e.get("fraction_of_brute_force_time")
+        table.add_row(f"{name}{' (baseline)' if e['kind'] == 'baseline' else ''}",
+                      _fmt(e["weighted_tau"]) + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""),
+                      _fmt(e["kendall_tau"]), _fmt(e["pearson"]),
+                      "n/a" if e["top1_regret"] is None else f"{e['top1_regret']:.1%}",
+                      _fmt(e["weighted_tau_no_controls"]), f"{e['seconds']:.1f}",
+                      "n/a" if fraction is None else f"{fraction:.2%}")
+    console.print(table)
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _log_wandb(cfg, summary: dict, output_dir: Path) -> None:
+    if not cfg.get("logger") or "wandb" not in cfg.logger:
+        return
+    import wandb
+
+    # the logger block interpolates train-only keys (model.name ...): log the selection's own config
+    config = {key: _plain(cfg[key]) for key in ("task", "pool", "probe", "bootstrap", "brute_force", "data")}
+    config.update(scorers=list(cfg.scorer), evaluate=cfg.evaluate, seed=cfg.seed)
+    run = wandb.init(project=cfg.logger.wandb.project, dir=str(output_dir), job_type="select", config=config,
+                     mode=cfg.logger.wandb.mode, name=f"select-{cfg.task.name}-{cfg.pool.name}")
+    try:
+        rows = [[name, summary["labels"][name], *[summary["scores"][s].get(name) for s in summary["scores"]],
+                 summary.get("ground_truth", {}).get(name)] for name in summary["candidates"]]
+        run.log({"selection": wandb.Table(columns=["candidate", "kind", *summary["scores"], "ground_truth"], data=rows)})
+        if "plot" in summary:
+            run.log({"selection_plot": wandb.Image(summary["plot"])})
+        for name, entry in summary.get("evaluation", {}).items():
+            run.summary.update({f"{name}/{k}": v for k, v in entry.items() if isinstance(v, (int, float))})
+    finally:
+        wandb.finish()
+
+
+def _plain(node):
+    return OmegaConf.to_container(node, resolve=True) if node is not None else None
