@@ -420,3 +420,19 @@ def test_summary_counts_truncated_graphs():
     assert stats["graphs"] == 2 and stats["truncated"] == 1
     assert stats["nodes"]["p100"] == 6 and stats["nodes"]["p50"] <= 6
     assert "1 truncated" in graph_cache.format_summary(stats)
+
+
+def test_a_dead_worker_loses_no_graphs(monkeypatch, caplog):
+    from codereuse.graphs import build as build_module
+    parent, real = os.getpid(), build_module.build_record
+
+    def dies_in_workers(code, language, max_nodes):
+        if os.getpid() != parent:
+            os._exit(1)  # a worker killed mid-build (the forked workers inherit this patch)
+        return real(code, language, max_nodes)
+    monkeypatch.setattr(build_module, "build_record", dies_in_workers)
+    codes = [f"def f{i}(x):\n    return x + {i}\n" for i in range(200)]
+    with caplog.at_level(logging.WARNING):
+        graphs = build_graphs(codes, progress=False, workers=2)
+    assert len(graphs) == len(codes) and any("worker died" in r.getMessage() for r in caplog.records)
+    assert all(torch.equal(g.node_type, real(c, "python", 512).to_data().node_type) for g, c in zip(graphs, codes))

@@ -13,6 +13,8 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +31,7 @@ from codereuse.graphs.rules import RULES
 
 log = logging.getLogger(__name__)
 PARALLEL_MIN = 2000  # below this many inputs a worker pool costs more than it saves
+CHUNK = 64  # inputs per worker task
 _RECURSION_LIMIT = 20_000  # the CFG pass recurses once per nesting level (<= max_nodes levels)
 
 
@@ -106,35 +109,48 @@ def _build_chunk(args: tuple[Sequence[str], str, int]) -> list[tuple[int, int, b
     return [build_record(code, language, max_nodes).pack() for code in codes]
 
 
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _build_serial(chunks: list[tuple[Sequence[str], str, int]], bar: tqdm) -> list[GraphRecord]:
+    records: list[GraphRecord] = []
+    for codes, language, max_nodes in chunks:
+        records += [build_record(code, language, max_nodes) for code in codes]
+        bar.update(len(codes))
+    return records
+
+
+def _build_parallel(chunks: list[tuple[Sequence[str], str, int]], workers: int, bar: tqdm) -> list[GraphRecord]:
+    # fork: workers inherit the loaded grammars instead of re-importing torch (seconds each);
+    # gc.freeze: the workers' collector then leaves the inherited objects (and their pages) alone
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+    records: list[GraphRecord] = []
+    gc.freeze()
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for part in pool.map(_build_chunk, chunks):
+                records += map(GraphRecord.unpack, part)
+                bar.update(len(part))
+    except BrokenProcessPool:  # a worker died (out of memory, killed): finish in this process
+        log.warning("a graph worker died; building the remaining %d chunks in the main process",
+                    len(chunks) - len(records) // CHUNK)
+        records += _build_serial(chunks[len(records) // CHUNK:], bar)
+    finally:
+        gc.unfreeze()
+    return records
+
+
 def build_records(codes: Sequence[str], language: str = "python", max_nodes: int = 512,
                   progress: bool = True, workers: int | None = None) -> list[GraphRecord]:
     check_language(language)
     _check_max_nodes(max_nodes)
     if workers is None:
-        workers = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-                      8) if len(codes) >= PARALLEL_MIN else 1
-    chunk = 64
-    chunks = [(codes[i:i + chunk], language, max_nodes) for i in range(0, len(codes), chunk)]
+        workers = _usable_cores() if len(codes) >= PARALLEL_MIN else 1
+    chunks = [(codes[i:i + CHUNK], language, max_nodes) for i in range(0, len(codes), CHUNK)]
     bar = tqdm(total=len(codes), desc=f"graphs ({language})", unit="fn", disable=not progress)
-    records: list[GraphRecord] = []
     with bar:
-        if workers <= 1:
-            for codes_part, _, _ in chunks:
-                records += [build_record(code, language, max_nodes) for code in codes_part]
-                bar.update(len(codes_part))
-        else:
-            # fork: workers inherit the loaded grammars instead of re-importing torch (seconds each);
-            # gc.freeze: the workers' collector then leaves the inherited objects' pages unshared-free
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-            gc.freeze()
-            try:
-                with multiprocessing.get_context(method).Pool(workers) as pool:
-                    for part in pool.imap(_build_chunk, chunks):
-                        records += map(GraphRecord.unpack, part)
-                        bar.update(len(part))
-            finally:
-                gc.unfreeze()
-    return records
+        return _build_serial(chunks, bar) if workers <= 1 else _build_parallel(chunks, workers, bar)
 
 
 def build_graphs(codes: Sequence[str], language: str = "python", max_nodes: int = 512,
