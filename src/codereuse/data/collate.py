@@ -2,25 +2,36 @@
 
 Field names follow ``methods/task_model.py``: ``<field>_ids`` / ``<field>_mask`` per text field,
 ``labels`` for classes or target ids (-100 padding), ``lm_*``/``prompt_*`` for decoder-only seq2seq.
+On request (``offsets=True``, a strategy that aligns tokens to source spans) ``<field>_offsets`` hold
+each token's (start, end) character offsets, (0, 0) for special tokens and (-1, -1) for tokens that
+are not from the field's text (padding, a decoder-only model's answer). ``<field>_graph`` rows
+(``torch_geometric`` ``Data``) are batched with ``Batch.from_data_list``, never padded.
 """
 from __future__ import annotations
 
 import torch
 
+from codereuse.errors import ConfigError
+
 TEXT_FIELDS = {"classification": ("code",), "pair": ("code1", "code2"), "retrieval": ("query", "code"), "seq2seq": ("source",)}
 
 
 def encode_records(records: list[dict], tokenizer, task_family: str, backbone_family: str,
-                   max_length: int, max_target_length: int, max_query_length: int = 64) -> list[dict]:
+                   max_length: int, max_target_length: int, max_query_length: int = 64, offsets: bool = False) -> list[dict]:
     """Token ids per record; a decoder-only backbone on seq2seq gets prompt + target sequences."""
     if not records:
         return []
+    if offsets and not getattr(tokenizer, "is_fast", False):
+        raise ConfigError("model", type(tokenizer).__name__, hint="token offsets need a fast (Rust) tokenizer")
     if task_family == "seq2seq" and backbone_family == "decoder":
-        return _encode_prompted(records, tokenizer, max_length, max_target_length)
+        return _encode_prompted(records, tokenizer, max_length, max_target_length, offsets)
     encoded: dict[str, list] = {}
     for field in TEXT_FIELDS[task_family]:
         limit = max_query_length if field == "query" else max_length
-        encoded[f"{field}_ids"] = tokenizer([r[field] for r in records], truncation=True, max_length=limit)["input_ids"]
+        tokens = tokenizer([r[field] for r in records], truncation=True, max_length=limit, return_offsets_mapping=offsets)
+        encoded[f"{field}_ids"] = tokens["input_ids"]
+        if offsets:
+            encoded[f"{field}_offsets"] = [[list(pair) for pair in row] for row in tokens["offset_mapping"]]
     if task_family == "seq2seq":
         targets = tokenizer([r["target"] for r in records], truncation=True, max_length=max_target_length)["input_ids"]
         if backbone_family == "encoder":  # the fresh decoder starts from the backbone's <s>/[CLS]
@@ -36,16 +47,21 @@ def encode_records(records: list[dict], tokenizer, task_family: str, backbone_fa
     return rows
 
 
-def _encode_prompted(records: list[dict], tokenizer, max_length: int, max_target_length: int) -> list[dict]:
+def _encode_prompted(records: list[dict], tokenizer, max_length: int, max_target_length: int,
+                     offsets: bool = False) -> list[dict]:
     eos = tokenizer.eos_token_id
-    sources = tokenizer([r["source"] for r in records], add_special_tokens=False)["input_ids"]
+    encoded = tokenizer([r["source"] for r in records], add_special_tokens=False, return_offsets_mapping=offsets)
     targets = tokenizer([r["target"] for r in records], add_special_tokens=False)["input_ids"]
     rows = []
-    for record, source, target in zip(records, sources, targets):
+    for i, (record, source, target) in enumerate(zip(records, encoded["input_ids"], targets)):
         prompt = source[: max_length - 1] + [eos]
         answer = target[: max_target_length - 1] + [eos]
-        rows.append({"prompt_ids": prompt, "lm_ids": prompt + answer,
-                     "lm_labels": [-100] * len(prompt) + answer, "target_text": record["target"]})
+        row = {"prompt_ids": prompt, "lm_ids": prompt + answer,
+               "lm_labels": [-100] * len(prompt) + answer, "target_text": record["target"]}
+        if offsets:  # the answer is not source text: nothing aligns to it
+            row["prompt_offsets"] = [list(pair) for pair in encoded["offset_mapping"][i][: max_length - 1]] + [[0, 0]]
+            row["lm_offsets"] = row["prompt_offsets"] + [[-1, -1]] * len(answer)
+        rows.append(row)
     return rows
 
 
@@ -61,6 +77,12 @@ class Collator:
             values = [row[key] for row in rows]
             if key == "target_text":
                 batch[key] = values
+            elif key.endswith("_graph"):
+                from torch_geometric.data import Batch  # only strategies that use graphs pay for the import
+
+                batch[key] = Batch.from_data_list(values)
+            elif key.endswith("_offsets"):
+                batch[key] = _pad_pairs(values, left=key == "prompt_offsets")
             elif key in ("index", "labels") and isinstance(values[0], int):
                 batch[key] = torch.tensor(values)
             elif key in ("labels", "lm_labels"):
@@ -71,6 +93,17 @@ class Collator:
                 batch[key] = _pad(values, self.pad_id, left)
                 batch[f"{name}_mask"] = _pad([[1] * len(v) for v in values], 0, left)
         return batch
+
+
+def _pad_pairs(sequences: list[list[list[int]]], left: bool = False) -> torch.Tensor:
+    """(B, T, 2) character offsets, -1 where there is no token."""
+    width = max(len(s) for s in sequences)
+    out = torch.full((len(sequences), width, 2), -1, dtype=torch.long)
+    for i, sequence in enumerate(sequences):
+        if sequence:
+            start = width - len(sequence) if left else 0
+            out[i, start : start + len(sequence)] = torch.tensor(sequence, dtype=torch.long)
+    return out
 
 
 def _pad(sequences: list[list[int]], value: int, left: bool = False) -> torch.Tensor:

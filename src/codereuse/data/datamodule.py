@@ -41,7 +41,7 @@ class CodeDataModule(pl.LightningDataModule):
     def __init__(self, task: TaskData, tokenizer, backbone_family: str, max_length: int = 256,
                  max_target_length: int = 64, max_query_length: int = 64, batch_size: int = 16,
                  eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0,
-                 max_train_examples: int | None = None, max_eval_examples: int | None = None) -> None:
+                 max_train_examples: int | None = None, max_eval_examples: int | None = None, row_fields=None) -> None:
         super().__init__()
         self.task, self.tokenizer, self.backbone_family = task, tokenizer, backbone_family
         self.lengths = {"max_length": max_length, "max_target_length": max_target_length, "max_query_length": max_query_length}
@@ -49,15 +49,21 @@ class CodeDataModule(pl.LightningDataModule):
         self.num_workers, self.seed = num_workers, seed
         self.limits = {"train": max_train_examples, "valid": max_eval_examples, "test": max_eval_examples}
         self.encoded: dict[str, list[dict]] = {}
+        # a strategy's extra per-row fields: row_fields(split, records, rows) adds keys to the encoded
+        # rows (e.g. <field>_graph); with row_fields.needs_offsets the rows carry token offsets too
+        self.row_fields = row_fields
 
     def setup(self, stage: str | None = None) -> None:
         if self.encoded:
             return
         for split, records in self.task.splits.items():
             records = _subsample(records, self.limits.get(split), self.seed)
-            rows = encode_records(records, self.tokenizer, self.task.family, self.backbone_family, **self.lengths)
+            offsets = bool(getattr(self.row_fields, "needs_offsets", False))
+            rows = encode_records(records, self.tokenizer, self.task.family, self.backbone_family, **self.lengths, offsets=offsets)
             for index, row in enumerate(rows):
                 row["index"] = index
+            if self.row_fields is not None:
+                self.row_fields(split, records, rows)
             self.encoded[split] = rows
 
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:

@@ -30,7 +30,7 @@ class TaskOutput:
 class TaskModel(nn.Module):
     def __init__(self, backbone: nn.Module, tokenizer, spec: BackboneSpec, family: str,
                  num_labels: int | None = None, dropout: float = 0.1, decoder_layers: int = 2,
-                 max_target_length: int = 64, through_wrapper: bool = False) -> None:
+                 max_target_length: int = 64, through_wrapper: bool = False, head_hidden: int | None = None) -> None:
         super().__init__()
         self.backbone, self.spec, self.family = backbone, spec, family
         self.tokenizer = tokenizer
@@ -38,37 +38,61 @@ class TaskModel(nn.Module):
         # peft's prompt/prefix methods act in the wrapper's forward, so we must call the whole model
         self.through_wrapper = through_wrapper
         self.prefix_cache = None  # a methods.prefix_cache.PrefixCache when freeze.cache=true
+        self.input_fusion: nn.Module | None = None  # a strategy's hook on the input embeddings (contract D)
         hidden = backbone.config.hidden_size
+        head_hidden = head_hidden or hidden  # task.head_hidden: the pair head at H is 4H x H (2.6% of MiniLM)
         if family == "classification":
-            self.head = ClassificationHead(hidden, hidden, num_labels, dropout)
+            self.head = ClassificationHead(hidden, head_hidden, num_labels, dropout)
         elif family == "pair":
-            self.head = ClassificationHead(4 * hidden, hidden, num_labels or 2, dropout)
+            self.head = ClassificationHead(4 * hidden, head_hidden, num_labels or 2, dropout)
         elif family == "retrieval":
             self.head = identity_projection(hidden)
         elif family == "seq2seq" and spec.family == "encoder":
             heads = backbone.config.num_attention_heads
             self.decoder = FreshDecoder(backbone.get_input_embeddings(), heads, decoder_layers, max_target_length + 2, dropout)
 
+    def head_modules(self) -> list[nn.Module]:
+        """The task head (and a fresh decoder); parameters shared with the backbone are not its own."""
+        return [m for m in (getattr(self, "head", None), getattr(self, "decoder", None)) if m is not None]
+
     # --- encoding -------------------------------------------------------------------------------
-    def hidden_states(self, ids: torch.Tensor, mask: torch.Tensor, keys: list | None = None) -> torch.Tensor:
+    def input_embeddings(self, batch: dict, field: str) -> torch.Tensor:
+        """What the backbone reads for ``<field>_ids``: its own word embeddings, passed through the
+        strategy's ``input_fusion(embeds, batch, field)`` when one is set (the transducer's)."""
+        embeds = self.backbone.get_input_embeddings()(batch[f"{field}_ids"])
+        if self.input_fusion is not None:
+            embeds = self.input_fusion(embeds, batch, field)
+        return embeds
+
+    def hidden_states(self, ids: torch.Tensor, mask: torch.Tensor, keys: list | None = None,
+                      embeds: torch.Tensor | None = None) -> torch.Tensor:
         """Last-layer token states (B, T', H); T' > T when a prompt was prepended.
 
+        ``embeds`` (default: the word embeddings of ``ids``) enter the backbone as ``inputs_embeds``;
         ``keys`` identify the examples (split, field, index) so a prefix cache can replay them.
         """
         if self.prefix_cache is not None and keys is not None:
             return self.prefix_cache.hidden_states(ids, mask, keys)
+        if embeds is None:
+            embeds = self.backbone.get_input_embeddings()(ids)
         if self.spec.family == "encoder":
-            return self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+            return self.backbone(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
         if self.spec.family == "encoder-decoder":
             if not self.through_wrapper:
-                return self.backbone.get_encoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+                return self.backbone.get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
             start = torch.full((ids.shape[0], 1), self.backbone.config.decoder_start_token_id, device=ids.device)
-            return self.backbone(input_ids=ids, attention_mask=mask, decoder_input_ids=start).encoder_last_hidden_state
-        return self.backbone(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+            return self.backbone(inputs_embeds=embeds, attention_mask=mask, decoder_input_ids=start).encoder_last_hidden_state
+        return self.backbone(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+
+    def field_states(self, batch: dict, field: str) -> torch.Tensor:
+        """``hidden_states`` of one text field of a batch, through the input-embedding hook."""
+        keys = _keys(batch, field)
+        cached = self.prefix_cache is not None and keys is not None
+        embeds = None if cached else self.input_embeddings(batch, field)
+        return self.hidden_states(batch[f"{field}_ids"], batch[f"{field}_mask"], keys, embeds)
 
     def embed(self, batch: dict, field: str) -> torch.Tensor:
-        mask = batch[f"{field}_mask"]
-        return pool(self.hidden_states(batch[f"{field}_ids"], mask, _keys(batch, field)), mask, self.spec.pooling)
+        return pool(self.field_states(batch, field), batch[f"{field}_mask"], self.spec.pooling)
 
     # --- forward per family ---------------------------------------------------------------------
     def forward(self, batch: dict) -> TaskOutput:
@@ -97,10 +121,12 @@ class TaskModel(nn.Module):
 
     def seq2seq_loss(self, batch: dict) -> torch.Tensor:
         if self.spec.family == "encoder-decoder":
-            return self.backbone(input_ids=batch["source_ids"], attention_mask=batch["source_mask"], labels=batch["labels"]).loss
+            return self.backbone(inputs_embeds=self.input_embeddings(batch, "source"), attention_mask=batch["source_mask"],
+                                 labels=batch["labels"]).loss
         if self.spec.family == "decoder":
-            return self.backbone(input_ids=batch["lm_ids"], attention_mask=batch["lm_mask"], labels=batch["lm_labels"]).loss
-        memory = self.hidden_states(batch["source_ids"], batch["source_mask"], _keys(batch, "source"))
+            return self.backbone(inputs_embeds=self.input_embeddings(batch, "lm"), attention_mask=batch["lm_mask"],
+                                 labels=batch["lm_labels"]).loss
+        memory = self.field_states(batch, "source")
         memory_mask = _widen(batch["source_mask"], memory.shape[1])
         labels = batch["labels"]
         decoder_in = labels[:, :-1].masked_fill(labels[:, :-1] == -100, self.tokenizer.pad_token_id)
@@ -112,18 +138,28 @@ class TaskModel(nn.Module):
     def generate(self, batch: dict, num_beams: int = 1) -> list[str]:
         tokenizer, limit = self.tokenizer, self.max_target_length
         if self.spec.family == "encoder-decoder":
-            ids = self.backbone.generate(input_ids=batch["source_ids"], attention_mask=batch["source_mask"],
+            ids = self.backbone.generate(**self._generation_inputs(batch, "source"), attention_mask=batch["source_mask"],
                                          max_new_tokens=limit, num_beams=num_beams)
         elif self.spec.family == "decoder":
             prompt = batch["prompt_ids"]
-            ids = self.backbone.generate(input_ids=prompt, attention_mask=batch["prompt_mask"], max_new_tokens=limit,
+            ids = self.backbone.generate(**self._generation_inputs(batch, "prompt"), attention_mask=batch["prompt_mask"], max_new_tokens=limit,
                                          num_beams=num_beams, pad_token_id=tokenizer.pad_token_id)[:, prompt.shape[1]:]
         else:
-            memory = self.hidden_states(batch["source_ids"], batch["source_mask"], _keys(batch, "source"))
+            memory = self.field_states(batch, "source")
             memory_mask = _widen(batch["source_mask"], memory.shape[1])
-            ids = self.decoder.greedy(memory, memory_mask, _bos(tokenizer), _eos(tokenizer), limit)
+            ids = self.decoder.generate(memory, memory_mask, _bos(tokenizer), _eos(tokenizer), limit, num_beams=num_beams)
         texts = tokenizer.batch_decode(_truncate_eos(ids, _eos(tokenizer)), skip_special_tokens=True)
         return [text.strip() for text in texts]
+
+    def _generation_inputs(self, batch: dict, field: str) -> dict:
+        """Token ids, as peft's prompt/prefix wrappers need them; with an input fusion, the fused
+        embeddings too (a decoder-only model reads them for the prompt and still returns its ids)."""
+        inputs = {"input_ids": batch[f"{field}_ids"]}
+        if self.input_fusion is not None:
+            inputs["inputs_embeds"] = self.input_embeddings(batch, field)
+            if self.spec.family == "encoder-decoder":
+                del inputs["input_ids"]
+        return inputs
 
 
 def _keys(batch: dict, field: str) -> list | None:
