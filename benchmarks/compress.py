@@ -1,0 +1,93 @@
+"""Teacher vs its 3 MB student (fp32, int8, ONNX), side by side in one process; one JSON line.
+
+    python benchmarks/compress.py                       # default teacher (MiniLM on clone), 3 seeds
+    python benchmarks/compress.py --reduced             # fewer distillation epochs / generations (<= 30 min)
+    python benchmarks/compress.py --pareto              # also the latency-aware search's Pareto pick
+
+The architecture search is seeded once (search.seed=0: the same architecture for every run); the
+distillation runs with seeds 0, 1, 2 against the same teacher. Each run measures the teacher and its
+student forms interleaved (median of repeated runs, batch 1 and 32, one thread). Accuracy/F1 are on the
+whole test split: mean +- standard error over the seeds.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from compare import mean_se, rounded  # noqa: E402
+
+from codereuse.cli.compress import run  # noqa: E402
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+REDUCED = ["distill.max_epochs=4", "search.generations=5", "latency_repeats=15"]
+FORMS = ("student_fp32", "student_int8", "student_onnx")
+
+
+def compress(overrides: list[str]) -> dict:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("compress", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = cfg.hydra.runtime.output_dir = tempfile.mkdtemp(prefix="codereuse-compress-")
+    HydraConfig.instance().set_config(cfg)
+    return run(cfg)
+
+
+def summarise(runs: list[dict], name: str) -> dict:
+    if f"{name}/accuracy" not in runs[0]:
+        return {}
+    acc, acc_se = mean_se([r[f"{name}/accuracy"] for r in runs])
+    f1, f1_se = mean_se([r[f"{name}/f1"] for r in runs])
+    out = {"size_mb": runs[0][f"{name}/size_mb"], "params": runs[0][f"{name}/params"],
+           "latency_b1_ms": statistics.median(r[f"{name}/latency_b1_ms"] for r in runs),
+           "latency_b32_ms": statistics.median(r[f"{name}/latency_b32_ms"] for r in runs),
+           "accuracy": acc, "accuracy_se": acc_se, "f1": f1, "f1_se": f1_se}
+    if f"{name}/agreement_with_fp32" in runs[0]:
+        out["agreement_with_fp32"] = min(r[f"{name}/agreement_with_fp32"] for r in runs)
+    return {k: rounded(v) for k, v in out.items()}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reduced", action="store_true", help="fewer generations and distillation epochs")
+    parser.add_argument("--pareto", action="store_true", help="also run search=pareto and report its pick")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("overrides", nargs="*", help="compress.py overrides, e.g. teacher=outputs/teachers/...")
+    args = parser.parse_args(argv)
+    common = ["logger=none", "search.seed=0", *(REDUCED if args.reduced else []), *args.overrides]
+    runs = [compress([*common, f"seed={args.seeds[0]}"])]
+    teacher = [f"teacher={runs[0]['teacher_checkpoint']}"]  # every seed distils the very same teacher
+    runs += [compress([*common, *teacher, f"seed={seed}"]) for seed in args.seeds[1:]]
+    result = {"teacher": summarise(runs, "teacher"), **{name: summarise(runs, name) for name in FORMS if summarise(runs, name)}}
+    first = runs[0]
+    result.update(
+        speedup_b1=rounded(statistics.median(r["speedup_b1"] for r in runs)),
+        speedup_b32=rounded(statistics.median(r["speedup_b32"] for r in runs)),
+        accuracy_drop=rounded(result["teacher"]["accuracy"] - result["student_fp32"]["accuracy"]),
+        floor={"name": first["test/floor_name"], "accuracy": rounded(first["test/floor"])},
+        student_arch=first["student/arch"], seq_len=first["search/seq_len"], seeds=args.seeds,
+        teacher_checkpoint=first["teacher_checkpoint"], reduced=args.reduced,
+        minutes=rounded(sum(r["wall_seconds"] for r in runs) / 60, 1))
+    if args.pareto:
+        pareto = compress([*common, *teacher, "search=pareto", f"seed={args.seeds[0]}"])
+        result["pareto_pick"] = {"arch": pareto["student/arch"], "speedup_b1": rounded(pareto["speedup_b1"]),
+                                 "accuracy": rounded(pareto["student_fp32/accuracy"]),
+                                 "latency_b1_ms": rounded(pareto["student_fp32/latency_b1_ms"]),
+                                 "size_mb": rounded(pareto["student_fp32/size_mb"]),
+                                 "front_size": pareto["search/pareto_size"]}
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""The teacher: a fine-tuned run (directory or checkpoint) loaded back as its own module class, and
+its soft labels on the unlabelled code, computed once and cached by content."""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import yaml
+from tqdm.auto import tqdm
+
+from codereuse.data.cache import Cache, cache_key
+from codereuse.data.collate import Collator, encode_records
+from codereuse.errors import ConfigError
+
+DISTILLABLE = ("classification", "pair")
+CHECKPOINT_NAMES = ("best.ckpt", "last.ckpt")
+SOFT_LABELS_VERSION = 1
+
+
+@dataclass
+class Teacher:
+    module: torch.nn.Module  # the ReuseModule, in eval mode
+    checkpoint: Path
+    config: dict | None  # the train.py config of the run that wrote it (contract C, or .hydra/config.yaml)
+
+    @property
+    def task(self) -> dict:
+        return self.module.hparams.task
+
+    @property
+    def max_length(self) -> int:
+        if self.config:
+            return min(self.config["model"]["max_length"], self.config["task"]["max_length"])
+        return self.module.hparams.backbone.get("max_length", 512)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha256()
+        with open(self.checkpoint, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """``path`` itself if a file, else ``<run>/checkpoints/best.ckpt`` (or last.ckpt) of a run directory."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for directory in (path / "checkpoints", path):
+            for name in CHECKPOINT_NAMES:
+                if (directory / name).is_file():
+                    return directory / name
+        raise ConfigError("teacher", str(path), hint="no checkpoints/best.ckpt or last.ckpt in this run directory")
+    raise ConfigError("teacher", str(path), hint="no such run directory or checkpoint file")
+
+
+def load_teacher(path: str | Path) -> Teacher:
+    checkpoint_path = find_checkpoint(path)
+    try:
+        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+        hparams, state = checkpoint["hyper_parameters"], checkpoint["state_dict"]
+    except Exception as error:  # noqa: BLE001 - truncated, not a checkpoint, not ours: all one line
+        raise ConfigError("teacher", str(checkpoint_path), hint=f"not a readable codereuse checkpoint: {_first_line(error)}") from None
+    record = checkpoint.get("codereuse") or {}
+    config = record.get("config") or _run_config(checkpoint_path)
+    family = (hparams.get("task") or {}).get("family")
+    if family not in DISTILLABLE:
+        task = (hparams.get("task") or {}).get("name", "?")
+        raise ConfigError("teacher", str(checkpoint_path), hint=f"a {family} teacher (task {task}) cannot be distilled: "
+                          f"compress.py distills {' and '.join(DISTILLABLE)} tasks")
+    module_class = _module_class(record.get("module_class") or (config or {}).get("strategy", {}).get("_target_"), checkpoint_path)
+    module = module_class(**hparams)
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    if unexpected or [k for k in missing if not k.startswith("model.prefix_cache")]:
+        raise ConfigError("teacher", str(checkpoint_path), hint=f"its weights do not fit {module_class.__name__} "
+                          f"({len(missing)} missing, {len(unexpected)} unexpected)")
+    return Teacher(module.eval(), checkpoint_path, config)
+
+
+@torch.no_grad()
+def soft_labels(teacher: Teacher, records: list[dict], cache_dir: str | None, batch_size: int = 64,
+                progress: bool = True) -> torch.Tensor:
+    """The teacher's logits (N, C) on ``records`` (labels ignored), cached under the checkpoint's and
+    the inputs' content hashes; a cached entry is checked and rebuilt if corrupt (``data.cache``)."""
+    family = teacher.task["family"]
+    fields = ("code",) if family == "classification" else ("code1", "code2")
+    inputs = [[r[f] for f in fields] for r in records]
+    key = cache_key("soft-labels", SOFT_LABELS_VERSION, teacher.fingerprint(), teacher.max_length,
+                    hashlib.sha256(json.dumps(inputs).encode()).hexdigest())
+    cache = Cache(cache_dir)
+    cached = cache.load("soft-labels", key)
+    if cached is not None and len(cached) == len(records):
+        return torch.tensor(cached)
+    model = teacher.module.model.eval()
+    tokenizer = model.tokenizer
+    unlabelled = [{f: r[f] for f in fields} for r in records]
+    collate = Collator(tokenizer.pad_token_id, "distill")
+    logits = []
+    for start in tqdm(range(0, len(unlabelled), batch_size), desc="teacher soft labels", unit="batch", disable=not progress):
+        rows = encode_records(unlabelled[start:start + batch_size], tokenizer, family, model.spec.family,
+                              max_length=teacher.max_length, max_target_length=1)
+        batch = collate(rows)
+        batch["labels"] = torch.zeros(len(rows), dtype=torch.long)  # the heads' loss needs some; ignored
+        logits.append(model(batch).logits.float())
+    result = torch.cat(logits)
+    cache.save("soft-labels", key, result.tolist())
+    return result
+
+
+def _run_config(checkpoint_path: Path) -> dict | None:
+    for run_dir in (checkpoint_path.parent.parent, checkpoint_path.parent):
+        config = run_dir / ".hydra" / "config.yaml"
+        if config.is_file():
+            return yaml.safe_load(config.read_text())
+    return None
+
+
+def _module_class(name: str | None, checkpoint_path: Path):
+    if not name:
+        raise ConfigError("teacher", str(checkpoint_path), hint="the checkpoint does not record its module class and "
+                          "no .hydra/config.yaml is beside it")
+    module_name, _, qualname = name.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_name), qualname)
+    except (ImportError, AttributeError):
+        raise ConfigError("teacher", str(checkpoint_path), hint=f"written by {name}, which is not importable") from None
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,146 @@
+"""compress.py: student backbone from config (contract E), BPE, distillation loss, export forms, teacher
+errors, and one end-to-end run on a tiny teacher (plus the reuse of that teacher)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from codereuse.cli.compress import run as compress_run
+from codereuse.cli.compress import write_init
+from codereuse.compression import student as student_lib
+from codereuse.compression.space import Architecture
+from codereuse.compression.teacher import load_teacher
+from codereuse.compression.tokenizer import train_bpe
+from codereuse.errors import ConfigError
+from codereuse.methods.distill import DistillationModule, distillation_loss
+from conftest import CONF, ROOT, STDLIB, run_env
+
+CODE = [p.read_text() for p in sorted((STDLIB / "json").glob("*.py"))]
+PAIRS = [{"code1": a[:400], "code2": b[:400], "label": i % 2} for i, (a, b) in enumerate(zip(CODE, CODE[1:] + CODE[:1]))] * 3
+
+
+def compose_compress(overrides: list[str], output_dir: Path):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("compress", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        cfg.hydra.runtime.output_dir = str(output_dir)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """A random student built through ``model.source=config`` (contract E) from a trained BPE."""
+    root = tmp_path_factory.mktemp("student")
+    tokenizer = train_bpe(CODE, 600)
+    write_init(root / "init", Architecture(2, 32, 2, 64, len(tokenizer)), 96, 2, tokenizer, 0.1)
+    spec = {"name": "student", "source": "config", "path": str(root / "init"), "max_length": 96, "pooling": "cls"}
+    module = DistillationModule(spec, {"name": "clone", "family": "classification", "num_labels": 2}).eval()
+    return root, module
+
+
+def test_bpe_has_the_searched_vocabulary_and_cross_encodes_pairs(tmp_path):
+    tokenizer = train_bpe(CODE, 500)
+    assert len(tokenizer) == 500
+    ids = tokenizer("def f(x):", "return x")["input_ids"]
+    assert ids[0] == tokenizer.cls_token_id and ids.count(tokenizer.sep_token_id) == 2 and ids[-1] == tokenizer.sep_token_id
+    tokenizer.save_pretrained(tmp_path)
+    assert AutoTokenizer.from_pretrained(tmp_path)("def f(x):", "return x")["input_ids"] == ids
+
+
+def test_backbone_from_config_is_random_with_its_tokenizer(student):
+    _, module = student
+    backbone = module.model.backbone
+    assert (backbone.config.hidden_size, backbone.config.num_hidden_layers, backbone.config.vocab_size) == (32, 2, len(module.tokenizer))
+    assert module.model.spec.source == "config" and module.tokenizer.pad_token == "<pad>"
+    with pytest.raises(ConfigError, match="model.path"):
+        DistillationModule({"name": "s", "source": "config"}, {"name": "clone", "family": "classification", "num_labels": 2})
+
+
+def test_distillation_loss_is_t_squared_kl_with_an_optional_hard_mix():
+    student, teacher = torch.randn(4, 2), torch.randn(4, 2)
+    t = 10.0
+    p = torch.softmax(teacher / t, -1)
+    kl = (p * (p.log() - torch.log_softmax(student / t, -1))).sum(-1).mean() * t * t
+    assert distillation_loss(student, teacher, None, t, 0.0) == pytest.approx(kl.item(), rel=1e-5)
+    assert distillation_loss(teacher, teacher, None, t, 0.0).item() == pytest.approx(0.0, abs=1e-6)
+    labels = torch.tensor([0, 1, -100, -100])
+    ce = torch.nn.functional.cross_entropy(student[:2], labels[:2])
+    assert distillation_loss(student, teacher, labels, t, 0.25) == pytest.approx((0.75 * kl + 0.25 * ce).item(), rel=1e-5)
+    unlabelled = torch.full((4,), -100)
+    assert distillation_loss(student, teacher, unlabelled, t, 0.5) == pytest.approx(kl.item(), rel=1e-5)
+
+
+def test_export_reproduces_the_student_in_every_form(student):
+    root, module = student
+    example = next(student_lib.batches(PAIRS[:2], module.tokenizer, "pair", 96, 2))
+    paths = student_lib.export(module.model, module.tokenizer, ["not_clone", "clone"], root / "export", example)
+    batch = next(student_lib.batches(PAIRS, module.tokenizer, "pair", 96, len(PAIRS)))
+    with torch.no_grad():
+        reference = module.model(batch).logits
+        # plain transformers, fed by the saved tokenizer: the same logits as inside codereuse
+        hf = AutoModelForSequenceClassification.from_pretrained(paths["fp32"]).eval()
+        tokenizer = AutoTokenizer.from_pretrained(paths["fp32"])
+        encoded = tokenizer([p["code1"] for p in PAIRS], [p["code2"] for p in PAIRS], truncation=True, max_length=96,
+                            padding=True, return_tensors="pt")
+        assert torch.allclose(hf(**encoded).logits, reference, atol=1e-5)
+        assert hf.config.id2label == {0: "not_clone", 1: "clone"}
+        int8 = student_lib.predictor("int8", paths)(batch["code_ids"], batch["code_mask"])
+    assert (int8.argmax(-1) == reference.argmax(-1)).float().mean() >= 0.9
+    assert student_lib.file_size(paths["int8"]) < student_lib.file_size(paths["fp32"]) * 1.05
+    if "onnx" not in paths:
+        pytest.skip("onnx/onnxruntime/onnxscript not installed (pip install -e '.[onnx]')")
+    onnx = student_lib.predictor("onnx", paths)(batch["code_ids"], batch["code_mask"])
+    assert torch.allclose(onnx, reference, atol=1e-4)  # another batch size and length than exported with
+
+
+def test_broken_teachers_fail_in_one_line(tmp_path):
+    with pytest.raises(ConfigError, match="no such run directory"):
+        load_teacher(tmp_path / "missing")
+    (tmp_path / "corrupt.ckpt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="not a readable codereuse checkpoint"):
+        load_teacher(tmp_path / "corrupt.ckpt")
+    torch.save({"hyper_parameters": {"task": {"name": "summarize", "family": "seq2seq"}}, "state_dict": {}}, tmp_path / "s.ckpt")
+    with pytest.raises(ConfigError, match="seq2seq teacher .* cannot be distilled"):
+        load_teacher(tmp_path / "s.ckpt")
+    result = subprocess.run([sys.executable, "compress.py", f"teacher={tmp_path / 's.ckpt'}", f"hydra.run.dir={tmp_path / 'run'}"],
+                            cwd=ROOT, env=run_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and "cannot be distilled" in result.stderr
+
+
+TINY = ["model=tiny", "logger=none", "trainer.max_steps=4", "task.max_train_examples=48", "task.max_eval_examples=16",
+        "task.max_length=48", "search.population=6", "search.generations=2", "budget_mb=0.5", "distill.max_epochs=1",
+        "distill.max_train_examples=96", "latency_repeats=2", "export_onnx=false"]
+
+
+def test_default_teacher_is_trained_then_reused_and_the_student_fits_the_budget(tmp_path, code_tree, capsys):
+    common = [*TINY, f"data.source_dir={code_tree}", f"teacher_dir={tmp_path / 'teachers'}"]
+    first = compress_run(compose_compress(common, tmp_path / "one"))
+    assert "fine-tuned now" in first["teacher_note"]
+    hf = tmp_path / "one" / "student" / "hf"
+    assert (hf / "model.safetensors").stat().st_size <= 0.5e6
+    assert first["student_fp32/size_mb"] <= 0.5 and first["search/evaluated"] == 12
+    metrics = json.loads((tmp_path / "one" / "metrics.json").read_text())
+    for key in ("teacher/accuracy", "teacher/f1", "student_fp32/accuracy", "student_int8/accuracy", "test/floor",
+                "speedup_b1", "accuracy_drop", "student_int8/agreement_with_fp32"):
+        assert isinstance(metrics[key], float), key
+    assert metrics["test/floor_name"].endswith("_accuracy") and 0 < metrics["test/floor"] <= 1
+    assert (tmp_path / "one" / "search.png").stat().st_size > 0 and (tmp_path / "one" / "students.png").stat().st_size > 0
+    assert AutoModelForSequenceClassification.from_pretrained(hf).num_labels == 2
+
+    second = compress_run(compose_compress(common, tmp_path / "two"))
+    assert "reused" in second["teacher_note"] and second["teacher_checkpoint"] == first["teacher_checkpoint"]
+    assert second["student/arch"] == first["student/arch"]  # same seed, same architecture
+    assert second["teacher/accuracy"] == first["teacher/accuracy"]
