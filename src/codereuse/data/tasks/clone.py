@@ -1,46 +1,57 @@
 """``clone``: is ``code2`` a semantic clone of ``code1``? (BigCloneBench-style pairs; the demo task)
 
-Every selected function ``f`` (printed with ``ast.unparse``, docstring removed) is ``code1`` of one
-positive and one negative pair, so labels are exactly balanced and ``code1`` alone says nothing:
+Every usable function ``f`` (printed with ``ast.unparse``, docstring removed) gives one positive
+and one negative pair with the same ``code1 = rename(f)`` (renamed on its own), so labels are
+exactly balanced and ``code1`` alone says nothing. Both kinds of ``code2`` go through the same
+pipeline, ``rewrite`` = consistent renaming plus one to three structural rewrites (for/while,
+guard/else, statement order, ternary/if, loop/comprehension, ...):
 
-- ``rewrite`` (1): ``code2 = rewrite_function(f)`` -- consistent renaming plus up to three
-  semantics-preserving structural rewrites;
-- ``other_function`` (0): ``code2 = rename_identifiers(g)`` for another function ``g`` of the same
-  split whose renamed text is closest in lines and characters to the positive's ``code2``, so
-  neither side's length or layout tells the pairs apart;
-- ``hard_negative`` (0, at rate ``hard_negative_rate``): ``code2 = rename_identifiers(mutant of f)``
-  -- near-identical text, different meaning.
+- ``rewrite`` (1): ``code2 = rewrite(f)``;
+- ``hard_negative`` (0, at rate ``hard_negative_rate``): ``code2 = rewrite(mutate(f))`` -- differs
+  from a positive only by a seeded bug (see :mod:`codereuse.data.mutate`);
+- ``sibling`` (0): ``code2 = rewrite(g)`` for another function ``g``, preferably of the same file
+  or package (shared attributes, imports, literals), chosen so that its token overlap with
+  ``code1`` and its layout are as close as possible to the positive's, so neither overlap nor the
+  layout differences between the two sides tell the pairs apart.
 
-Identifiers are drawn from the training split's own vocabulary, for positives and negatives alike.
+Functions where no structural rewrite applies are not used (a positive would be a renamed copy).
+Identifiers are drawn from the training split's own vocabulary, for every side alike.
 
 Options:
-    hard_negative_rate (0.1): share of negatives that are renamed mutants of ``f``, in [0, 1].
+    hard_negative_rate (0.7): share of negatives that are rewritten mutants of ``f``, in [0, 1].
+        Siblings are told apart by token overlap more often than not (real functions rarely share
+        as many tokens as a renamed rewrite does), so they are kept the smaller share.
+    mutations (3): seeded bugs per hard negative (in [1, 5]).
     min_lines (3), max_lines (40): printed length range of the functions used, so a 128-token
         window per side sees most of each.
-    max_functions (2500): cap on the functions used after splitting (each yields 2 pairs);
-        null uses all (~9,000 from the standard library), at ~4x the build time.
+    max_functions (4000): cap on the functions sampled after splitting; about half have a site
+        for a structural rewrite and yield 2 pairs each; null uses all (~9,000 from the standard
+        library), at ~2x the build time.
 """
 from __future__ import annotations
 
 import ast
 import builtins
 import random
-from collections import Counter
+from collections import Counter, defaultdict
+from pathlib import PurePosixPath
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..card import jaccard, words
 from ..mutate import mutate_function
 from ..normalize import code_tokens
 from ..rewrite import rename_identifiers, rewrite_function
 from ..split import split_functions
 from ..types import SPLITS
-from . import build_records, check_number, code_lines, code_only, limit
+from . import LINES, build_records, check_number, code_lines, code_only, limit
 
 FAMILY = "pair"
 SCOPE = "library"
-VERSION = 2
-OPTIONS = {"hard_negative_rate": 0.1, "min_lines": 3, "max_lines": 40, "max_functions": 2500}
+VERSION = 5
+OPTIONS = {"hard_negative_rate": 0.7, "mutations": 3, "min_lines": LINES[0], "max_lines": LINES[1],
+           "max_functions": 4000}
 LABEL_NAMES = ["not_clone", "clone"]
 VOCABULARY_SIZE = 1000
 _RESERVED = frozenset(dir(builtins)) | {"self", "cls"}
@@ -48,6 +59,7 @@ _RESERVED = frozenset(dir(builtins)) | {"self", "cls"}
 
 def check_options(options: dict) -> None:
     check_number(options, "hard_negative_rate", float, 0.0, 1.0)
+    check_number(options, "mutations", int, 1, 5)
     check_number(options, "min_lines", int, 1)
     check_number(options, "max_lines", int, options["min_lines"])
     check_number(options, "max_functions", int, 1, optional=True)
@@ -60,28 +72,49 @@ def build(functions: list[dict], *, seed: int, options: dict, progress: bool):
     splits = limit(split_functions(candidates, seed, population=functions), options["max_functions"], rng)
     parsed = {split: [(f, *p) for f in splits[split] if (p := code_only(f, lines))] for split in SPLITS}
     vocabulary = identifier_vocabulary(code for _, _, code in parsed["train"])
-    with tqdm(total=sum(map(len, parsed.values())), desc="clone decoys", unit="fn", disable=not progress,
+
+    def rewritten(node: ast.AST) -> tuple[str, list[str]] | None:
+        """``rewrite(node)`` printed, or None when no structural rewrite applies."""
+        new, kinds = rewrite_function(node, rng, vocabulary)
+        return (ast.unparse(new), kinds) if len(kinds) > 1 else None
+
+    with tqdm(total=sum(map(len, parsed.values())), desc="clone siblings", unit="fn", disable=not progress,
               leave=False) as bar:
-        decoys = {split: _Decoys(parsed[split], rng, vocabulary, bar) for split in SPLITS}
+        siblings = {split: _Siblings(parsed[split], rewritten, bar) for split in SPLITS}
 
     def make(item: tuple, split: str) -> list[dict]:
         function, node, code = item
-        rewritten, rewrites = rewrite_function(node, rng, vocabulary)
-        positive = ast.unparse(rewritten)
-        negative, kind = None, "hard_negative"
+        positive = rewritten(node)
+        if positive is None:
+            return []
+        code1 = ast.unparse(rename_identifiers(node, rng, vocabulary))
+        negative = None
         if rng.random() < options["hard_negative_rate"]:
-            mutated = mutate_function(node, rng)
-            if mutated is not None:
-                negative = ast.unparse(rename_identifiers(mutated[0], rng, vocabulary))
+            negative = _hard_negative(node, rng, options["mutations"], rewritten)
         if negative is None:
-            negative, kind = decoys[split].closest(positive, exclude=code), "other_function"
+            negative = siblings[split].closest(function, code1, positive[0], rng)
         if negative is None:  # a split of one function has nothing to contrast it with
             return []
-        common = {"code1": code, "file": function["file"], "name": function["name"]}
-        return [{**common, "code2": positive, "label": 1, "kind": "rewrite", "rewrites": rewrites},
-                {**common, "code2": negative, "label": 0, "kind": kind}]
+        common = {"code1": code1, "file": function["file"], "name": function["name"]}
+        return [{**common, "code2": positive[0], "label": 1, "kind": "rewrite", "rewrites": positive[1][1:]},
+                {**common, "label": 0, **negative}]
 
     return build_records(parsed, make, rng, desc="clone", progress=progress), LABEL_NAMES
+
+
+def _hard_negative(node: ast.AST, rng: random.Random, mutations: int, rewritten) -> dict | None:
+    """``rewrite(mutate(node))`` with ``mutations`` seeded bugs, or None if none could be made."""
+    mutant, bugs = node, []
+    for _ in range(mutations):
+        result = mutate_function(mutant, rng)
+        if result is None:
+            break
+        mutant, kind = result
+        bugs.append(kind)
+    text = rewritten(mutant) if bugs else None
+    if text is None:
+        return None
+    return {"code2": text[0], "kind": "hard_negative", "mutations": bugs, "rewrites": text[1][1:]}
 
 
 def identifier_vocabulary(codes, size: int = VOCABULARY_SIZE) -> list[str]:
@@ -92,37 +125,74 @@ def identifier_vocabulary(codes, size: int = VOCABULARY_SIZE) -> list[str]:
     return sorted(name for name, _ in counts.most_common(size))
 
 
-class _Decoys:
-    """Renamed functions of one split, found by the shape (lines, whitespace tokens, indentation,
-    characters) of their renamed text.
+class _Siblings:
+    """Rewritten functions of one split, looked up among the functions of the same file, the same
+    directory and a sample of the split by how well they pass for a given positive.
 
-    Renaming keeps a function's structure, so a positive's two sides agree on every layout
-    statistic; a negative passes for one only if its ``code2`` has the positive's shape. Each use of
-    a decoy makes it look a little farther away, so one text does not become "the negative".
+    A candidate ``g`` is scored by how far ``code1``'s token overlap with ``rewrite(g)`` is from
+    its overlap with the positive, plus how far ``rewrite(g)``'s shape (lines, whitespace tokens,
+    indentation, characters) is from the positive's; so the shallow signals a floor could use
+    (overlap, layout of each side, their differences) look the same for both labels. Each use of
+    a sibling makes it look a little farther away, so one text does not become "the negative".
     """
 
-    # A line counts as much as two whitespace tokens, eight indentation spaces or forty characters.
+    # A line counts as much as two whitespace tokens, eight indentation spaces, forty characters
+    # or 0.125 of Jaccard overlap.
     SCALE = np.array([1.0, 2.0, 8.0, 40.0])
+    OVERLAP_WEIGHT = 8.0
     REUSE_PENALTY = 0.5
+    # Beyond the file: the same directory (package), then a sample of the whole split.
+    DIRECTORY_PENALTY, SPLIT_PENALTY, SAMPLE = 1.0, 2.0, 400
 
-    def __init__(self, items: list[tuple], rng: random.Random, vocabulary: list[str], bar: tqdm):
-        self.sources, self.texts = [], []
-        for _, node, code in items:
-            self.sources.append(code)
-            self.texts.append(ast.unparse(rename_identifiers(node, rng, vocabulary)))
+    def __init__(self, items: list[tuple], rewritten, bar: tqdm):
+        self.names, self.texts, self.words = [], [], []
+        by_file, by_dir = defaultdict(list), defaultdict(list)
+        for function, node, _ in items:
+            text = rewritten(node)
             bar.update()
+            if text is None:
+                continue
+            index = len(self.texts)
+            self.names.append((function["file"], function["name"]))
+            self.texts.append(text[0])
+            self.words.append(words(text[0]))
+            by_file[function["file"]].append(index)
+            by_dir[str(PurePosixPath(function["file"]).parent)].append(index)
+        self.by_file, self.by_dir = by_file, by_dir
         self.shapes = np.array([_shape(t) for t in self.texts], dtype=float).reshape(-1, 4) / self.SCALE
         self.uses = np.zeros(len(self.texts))
 
-    def closest(self, target: str, exclude: str) -> str | None:
-        """The renamed text nearest ``target``'s shape, not made from ``exclude``."""
-        distance = np.abs(self.shapes - np.array(_shape(target)) / self.SCALE).sum(axis=1)
-        distance += self.REUSE_PENALTY * self.uses
-        for index in np.argsort(distance, kind="stable")[:2]:
-            if self.sources[index] != exclude:
-                self.uses[index] += 1
-                return self.texts[index]
-        return None
+    def _candidates(self, function: dict, rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the other functions of the same file, the same directory and a sample of the
+        rest of the split, with the penalty of looking beyond the file."""
+        own = (function["file"], function["name"])
+        directory = str(PurePosixPath(function["file"]).parent)
+        same_file = [i for i in self.by_file.get(function["file"], []) if self.names[i] != own]
+        same_dir = [i for i in self.by_dir.get(directory, []) if self.names[i][0] != function["file"]]
+        others = rng.sample(range(len(self.texts)), min(self.SAMPLE, len(self.texts)))
+        seen, pool, penalty = set(), [], []
+        for group, cost in ((same_file, 0.0), (same_dir, self.DIRECTORY_PENALTY), (others, self.SPLIT_PENALTY)):
+            for i in group:
+                if i not in seen and self.names[i] != own:
+                    seen.add(i)
+                    pool.append(i)
+                    penalty.append(cost)
+        return np.array(pool, dtype=int), np.array(penalty)
+
+    def closest(self, function: dict, code1: str, positive: str, rng: random.Random) -> dict | None:
+        pool, penalty = self._candidates(function, rng)
+        if not len(pool):
+            return None
+        anchor = words(code1)
+        target_overlap = jaccard(anchor, words(positive))
+        overlaps = np.array([jaccard(anchor, self.words[i]) for i in pool])
+        distance = np.abs(self.shapes[pool] - np.array(_shape(positive)) / self.SCALE).sum(axis=1)
+        distance += (self.OVERLAP_WEIGHT * np.abs(overlaps - target_overlap) + self.REUSE_PENALTY * self.uses[pool]
+                     + penalty)
+        best = pool[int(np.argmin(distance))]
+        self.uses[best] += 1
+        same_file = self.names[best][0] == function["file"]
+        return {"code2": self.texts[best], "kind": "sibling", "same_file": same_file}
 
 
 def _shape(code: str) -> tuple[int, int, int, int]:
