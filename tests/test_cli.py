@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
+import torch
 
-from conftest import ROOT, run_env
+from codereuse.models import load_backbone
+from conftest import ROOT, compose_train, run_env
+from test_errors import one_error_line, train
 
 TINY_RUN = ["model=tiny", "logger=none", "trainer.max_steps=2", "trainer.limit_val_batches=1",
             "trainer.limit_test_batches=1", "task.max_train_examples=32", "task.max_eval_examples=8", "task.max_length=48"]
@@ -62,3 +69,75 @@ def test_multirun_writes_one_metrics_file_per_job(tmp_path, code_tree):
 def test_select_py_does_not_shadow_the_standard_library(command):
     result = script(*command, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# --- resume, debug=fast, model.path, SIGTERM (issue 9) -------------------------------------------
+
+def saved_tiny(directory) -> str:
+    tiny = load_backbone({"name": "tiny", "source": "tiny", "pooling": "mean", "tiny": {"arch": "bert"}})
+    tiny.model.save_pretrained(directory)
+    tiny.tokenizer.save_pretrained(directory)
+    return str(directory)
+
+
+@pytest.mark.parametrize("model", sorted(p.stem for p in (ROOT / "conf" / "model").glob("*.yaml")))
+def test_model_path_is_the_documented_spelling_for_every_model(model, tmp_path):
+    cfg = compose_train([f"model={model}", f"model.path={tmp_path}"], tmp_path)
+    assert cfg.model.path == str(tmp_path)
+
+
+def test_debug_fast_model_path_and_resume_restore_the_run(capsys, tmp_path, code_tree):
+    first = tmp_path / "first"
+    status, err = train(capsys, "model=tiny", f"model.path={saved_tiny(tmp_path / 'tiny')}", "task=defect",
+                        "freeze=none", "debug=fast", "logger=none", f"data.source_dir={code_tree}", f"hydra.run.dir={first}")
+    assert status == 0, err[-3000:]
+    metrics = json.loads((first / "metrics.json").read_text())
+    # debug=fast validates and tests once: val metrics, a best checkpoint, the floor on the evaluated test batch
+    assert "val/acc" in metrics and "test/acc" in metrics and (first / "checkpoints" / "best.ckpt").is_file()
+    assert metrics["test/floor_name"] == "majority_accuracy" and 0.0 <= metrics["test/floor"] <= 1.0
+    last = first / "checkpoints" / "last.ckpt"
+    record = torch.load(last, map_location="cpu", weights_only=True)["codereuse"]
+    assert record["module_class"] == "codereuse.methods.finetune.FineTuneModule"
+    assert record["config"]["freeze"]["name"] == "none" and "task=defect" in record["overrides"]
+
+    # as the README shows it: nothing but ckpt_path; model, task, freeze and data come back
+    status, err = train(capsys, f"ckpt_path={last}", f"hydra.run.dir={tmp_path / 'resumed'}")
+    assert status == 0, err[-3000:]
+    resumed = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
+    assert (resumed["model"], resumed["task"], resumed["freeze"]) == ("tiny", "defect", "none")
+
+    line = one_error_line(*train(capsys, f"ckpt_path={last}", "freeze=top2", f"hydra.run.dir={tmp_path / 'bad'}"))
+    assert str(last) in line and "freeze=none" in line and "freeze=top2" in line
+    line = one_error_line(*train(capsys, f"ckpt_path={last}", "strategy=lora", f"hydra.run.dir={tmp_path / 'bad2'}"))
+    assert "FineTuneModule" in line and "PeftModule" in line
+
+
+def test_sigterm_finishes_the_step_writes_last_ckpt_and_resumes(tmp_path, code_tree):
+    run_dir = tmp_path / "run"
+    args = ["model=tiny", "logger=none", "task=defect", "trainer.max_steps=-1", "trainer.max_epochs=1",
+            "task.max_train_examples=4000", "task.batch_size=1", "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1", "task.max_length=48", f"data.source_dir={code_tree}"]
+    process = subprocess.Popen([sys.executable, "train.py", *args, f"hydra.run.dir={run_dir}"], cwd=ROOT, env=run_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # Lightning's bar is on stdout
+    err = bytearray()
+    reader = threading.Thread(target=lambda: [err.extend(chunk) for chunk in iter(lambda: process.stdout.read1(4096), b"")])
+    reader.start()
+    deadline = time.monotonic() + 240
+    while not re.search(rb"Epoch 0:[^|]*\|[^|]*\| *[1-9]\d*/", bytes(err)):  # the progress bar shows steps done
+        assert process.poll() is None and time.monotonic() < deadline, err.decode()[-3000:]
+        time.sleep(0.2)
+    process.send_signal(signal.SIGTERM)
+    status = process.wait(timeout=60)
+    reader.join()
+    text = err.decode()
+    stops = [line for line in text.splitlines() if line.startswith("stopped:")]
+    assert status == 143 and len(stops) == 1 and "Traceback" not in text, text[-3000:]
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert str(last) in stops[0] and "ckpt_path=" in stops[0]
+    step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+    assert step > 0
+
+    resumed = script("train.py", f"ckpt_path={last}", f"trainer.max_steps={step + 2}", f"hydra.run.dir={tmp_path / 'resumed'}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == step + 2
+    assert json.loads((tmp_path / "resumed" / "metrics.json").read_text())["task"] == "defect"

@@ -53,7 +53,9 @@ def restored_config(cfg: DictConfig, record: dict) -> DictConfig:
         return cfg
     current = list(HydraConfig.get().overrides.task)
     mine = {_key(o) for o in current}
-    inherited = [o for o in saved if _key(o) not in mine and not _key(o).startswith(NOT_RESTORED)]
+    # a group chosen anew (model=...) drops the old choice's settings (model.path=...) with it
+    inherited = [o for o in saved if _key(o) not in mine and not _key(o).startswith(NOT_RESTORED)
+                 and not any(_key(o).startswith(f"{key}.") for key in mine)]
     if not inherited:
         return cfg  # nothing the interrupted run set that this command line does not set again
     composed = _compose([*inherited, *current])

@@ -1,6 +1,7 @@
 """``python train.py``: build the task, the strategy's LightningModule and the Trainer; fit, test, report."""
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -10,29 +11,44 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from codereuse.cli.preflight import check_run_config
 from codereuse.cli.report import print_table, write_metrics
+from codereuse.cli.resume import check_fits, read_checkpoint, restored_config, run_record
+from codereuse.cli.stopping import StopOnSigterm, last_checkpoint_path
 from codereuse.cli.tracking import log_run_summary
-from codereuse.data.card import format_card
-from codereuse.data.datamodule import CodeDataModule
+from codereuse.data.card import floor, format_card
+from codereuse.data.datamodule import CodeDataModule, _subsample
 from codereuse.data.registry import load_task
-from codereuse.errors import CodereuseError, ConfigError
+from codereuse.errors import CodereuseError, ConfigError, Interrupted
 
 
 def run(cfg: DictConfig) -> dict:
     started = time.perf_counter()
+    ckpt_path = _checked_ckpt_path(cfg.ckpt_path)
+    if ckpt_path:  # the interrupted run's settings, unless this command line sets them again
+        checkpoint = read_checkpoint(ckpt_path)
+        record = run_record(checkpoint, ckpt_path)
+        cfg = restored_config(cfg, record)
+    check_run_config(cfg)  # cheap checks before the data build and the backbone load
     pl.seed_everything(cfg.seed, workers=True)
     output_dir = Path(cfg.paths.output_dir)
-    ckpt_path = _checked_ckpt_path(cfg.ckpt_path)
 
     data = load_task(cfg.task.name, source_dir=cfg.data.source_dir, data_dir=cfg.data.dir,
-                     cache_dir=cfg.data.cache_dir, seed=cfg.seed, options=_plain(cfg.task.options))
+                     cache_dir=cfg.data.cache_dir, seed=cfg.data.seed, options=_plain(cfg.task.options))
     print(format_card(data))
     module = build_module(cfg, data)
-    datamodule = build_datamodule(cfg, data, module.tokenizer)
+    module.run_record = {"config": _train_config(cfg), "overrides": _overrides()}
+    if ckpt_path:
+        check_fits(checkpoint, record, ckpt_path, cfg, module)
+        del checkpoint
+    datamodule = build_datamodule(cfg, data, module.tokenizer, module)
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     if cfg.get("analysis") is not None:  # analysis=layers: Telly's probes / drift around fit
         callbacks.append(instantiate(cfg.analysis))
+    callbacks.append(StopOnSigterm())
     if ckpt_path:
         _continue_checkpoints_beside(ckpt_path, callbacks)
     # callbacks=none means no checkpoints at all, not Lightning's implicit default one
@@ -45,13 +61,17 @@ def run(cfg: DictConfig) -> dict:
         logger.log_hyperparams({**_plain(cfg), **counts})
     try:
         fit_started = time.perf_counter()
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        with _sigterm_as_interrupted(trainer, "training"):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
         fit_seconds = time.perf_counter() - fit_started
         results = dict(trainer.callback_metrics)
         if cfg.test:
             best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
-            results.update(trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)[0])
+            with _sigterm_as_interrupted(trainer, "testing"):
+                results.update(trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)[0])
         metrics = {key: float(value) for key, value in sorted(results.items()) if key.startswith(("val/", "test/"))}
+        if cfg.test:
+            metrics["test/floor_name"], metrics["test/floor"] = floor(data, evaluated_test_records(cfg, data, trainer))
         metrics.update(counts, trainable_fraction=counts["trainable_params"] / counts["total_params"],
                        fit_seconds=fit_seconds, wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
         if trainer.is_global_zero:
@@ -66,7 +86,7 @@ def run(cfg: DictConfig) -> dict:
 def build_module(cfg: DictConfig, data) -> pl.LightningModule:
     task = {"name": data.name, "family": data.family, "num_labels": data.num_labels, "label_names": data.label_names,
             "max_target_length": cfg.task.max_target_length, "num_beams": cfg.task.num_beams,
-            "dropout": cfg.task.get("dropout", 0.1)}
+            "dropout": cfg.task.get("dropout", 0.1), "head_hidden": cfg.task.get("head_hidden")}
     try:
         return instantiate(cfg.strategy, backbone=_plain(cfg.model), task=task, freeze=_plain(cfg.freeze),
                            seed=cfg.seed, _convert_="all")
@@ -76,13 +96,15 @@ def build_module(cfg: DictConfig, data) -> pl.LightningModule:
         raise
 
 
-def build_datamodule(cfg: DictConfig, data, tokenizer) -> CodeDataModule:
+def build_datamodule(cfg: DictConfig, data, tokenizer, module=None) -> CodeDataModule:
+    """``module`` may add per-row fields (the transducer's graphs) through ``module.row_fields``."""
     task = cfg.task
     return CodeDataModule(
         data, tokenizer, cfg.model.family, max_length=min(cfg.model.max_length, task.max_length),
         max_target_length=task.max_target_length, max_query_length=task.max_query_length,
         batch_size=task.batch_size, eval_batch_size=task.eval_batch_size, num_workers=cfg.data.num_workers,
         seed=cfg.seed, max_train_examples=task.max_train_examples, max_eval_examples=task.max_eval_examples,
+        row_fields=getattr(module, "row_fields", None),
     )
 
 
@@ -95,6 +117,36 @@ def _choice(group: str) -> str:
     return HydraConfig.get().runtime.choices.get(group, "?") if HydraConfig.initialized() else "?"
 
 
+def evaluated_test_records(cfg: DictConfig, data, trainer: pl.Trainer) -> list[dict]:
+    """The test records the model was scored on: the seeded ``task.max_eval_examples`` subset the
+    datamodule encodes, cut to the batches ``trainer.limit_test_batches`` let through."""
+    records = _subsample(data.splits["test"], cfg.task.max_eval_examples, cfg.seed)
+    batches = trainer.num_test_batches[0] if trainer.num_test_batches else float("inf")
+    if batches != float("inf"):
+        records = records[: int(batches) * (cfg.task.eval_batch_size or cfg.task.batch_size)]
+    return records
+
+
+def _train_config(cfg: DictConfig) -> dict:
+    """The resolved config as plain data, without Hydra's own node (present under the compose API)."""
+    return _plain(OmegaConf.masked_copy(cfg, [key for key in cfg if key != "hydra"]))
+
+
+def _overrides() -> list[str]:
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupted(trainer: pl.Trainer, stage: str):
+    # Lightning ends a SIGTERM'd epoch or evaluation with SIGTERMException, a SystemExit with status 0
+    try:
+        yield
+    except SIGTERMException:
+        path = last_checkpoint_path(trainer)
+        where = f"; the latest checkpoint is {path}" if path is not None and path.is_file() else ""
+        raise Interrupted(f"SIGTERM during {stage} at step {trainer.global_step}{where}") from None
+
+
 def _checked_ckpt_path(path: str | None) -> str | None:
     if path and not Path(path).is_file():
         raise ConfigError("ckpt_path", path, hint="no such checkpoint file")
@@ -105,7 +157,7 @@ def _continue_checkpoints_beside(ckpt_path: str, callbacks: list) -> None:
     # Lightning restores the best score only if the checkpoint dir is unchanged; a resumed run gets
     # a new Hydra run dir, so keep checkpointing where the interrupted run did
     for callback in callbacks:
-        if isinstance(callback, pl.callbacks.ModelCheckpoint):
+        if isinstance(callback, pl.callbacks.ModelCheckpoint):  # StopOnSigterm writes beside these
             callback.dirpath = str(Path(ckpt_path).resolve().parent)
 
 
