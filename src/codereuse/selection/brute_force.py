@@ -70,7 +70,7 @@ def _train_config(spec: dict, task: str, data_seed: int, seed: int, overrides: l
     if GlobalHydra.instance().is_initialized():
         cfg = compose("train", overrides=every, return_hydra_config=True)
     else:
-        with initialize_config_dir(config_dir=str(conf_dir), version_base="1.3"):
+        with initialize_config_dir(config_dir=str(conf_dir or _primary_config_dir()), version_base="1.3"):
             cfg = compose("train", overrides=every, return_hydra_config=True)
     with open_dict(cfg):
         cfg.model = OmegaConf.create(spec)
@@ -78,6 +78,14 @@ def _train_config(spec: dict, task: str, data_seed: int, seed: int, overrides: l
         cfg.paths.output_dir = str(output_dir)
         cfg.hydra.runtime.output_dir = str(output_dir)
     return cfg
+
+
+def _primary_config_dir() -> str:
+    """The directory select.yaml came from (train.yaml sits beside it)."""
+    for source in HydraConfig.get().runtime.config_sources:
+        if source.provider == "main" and source.schema == "file":
+            return source.path
+    raise RuntimeError("cannot find the primary config directory to compose train.yaml from")
 
 
 @contextmanager

@@ -1,0 +1,150 @@
+"""select.py: the stdlib shadow, probe sample, candidates, features + cache, evaluation, end to end."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import open_dict
+
+from codereuse.data.types import TaskData
+from codereuse.models import load_backbone
+from codereuse.selection.candidates import build_pool, reinitialised, truncated
+from codereuse.selection.evaluation import heuristic_scores, ranking_metrics
+from codereuse.selection.features import candidate_features
+from codereuse.selection.layers import suggest_freeze_depth
+from codereuse.selection.probe import probe_sample, subsample
+
+from conftest import CONF, ROOT, run_env
+
+TINY = {"name": "tiny", "family": "encoder", "source": "tiny", "max_length": 64, "pooling": "mean",
+        "tiny": {"arch": "bert", "hidden": 32, "layers": 3, "heads": 2}}
+
+
+@pytest.mark.parametrize("command", [["-c", "import subprocess, selectors; selectors.DefaultSelector()"],
+                                     ["-m", "pip", "--version"], ["-m", "pytest", "--version"]])
+def test_select_py_does_not_shadow_the_stdlib_select(command):
+    done = subprocess.run([sys.executable, *command], cwd=ROOT, env=run_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def classification_task(counts: dict[int, int]) -> TaskData:
+    rows = [{"code": f"def f{label}_{i}(): return {i}", "label": label} for label, n in counts.items() for i in range(n)]
+    return TaskData("toy", "classification", {"train": rows, "valid": rows[:2], "test": rows[:2]}, ["a", "b", "c"])
+
+
+def test_probe_sample_is_class_balanced_and_seeded():
+    task = classification_task({0: 100, 1: 100, 2: 5})
+    probe = probe_sample(task, 45, seed=0)
+    counts = np.bincount(probe.labels)
+    assert counts.tolist() == [20, 20, 5]  # the small class gives its unused share to the others
+    assert probe.fingerprint == probe_sample(task, 45, seed=0).fingerprint
+    assert probe.fingerprint != probe_sample(task, 45, seed=1).fingerprint
+    rows = subsample(probe.labels, 0.5, np.random.default_rng(0))
+    assert len(set(rows.tolist())) == len(rows)  # without replacement
+
+
+def test_truncated_candidate_equals_the_parents_lower_layer_and_reinit_differs():
+    parent = load_backbone(TINY)
+    short = load_backbone({**TINY, "path": str(truncated(TINY, 2))})
+    assert short.model.config.num_hidden_layers == 2
+    ids = torch.tensor([[3, 40, 41, 42, 1]])
+    with torch.inference_mode():
+        full = parent.model.eval()(input_ids=ids, output_hidden_states=True).hidden_states[2]
+        cut = short.model.eval()(input_ids=ids).last_hidden_state
+    torch.testing.assert_close(cut, full)
+    fresh = load_backbone({**TINY, "path": str(reinitialised(TINY, 0))})
+    assert not torch.equal(fresh.model.embeddings.word_embeddings.weight, parent.model.embeddings.word_embeddings.weight)
+
+
+def test_a_candidate_that_fails_to_load_is_skipped_in_one_line(tmp_path):
+    said = []
+    pool = {"models": {"tiny": TINY, "broken": {**TINY, "source": "hub", "path": str(tmp_path / "missing")}},
+            "candidates": {"tiny": {"model": "tiny"}, "broken": {"model": "broken"}}}
+    candidates, skipped = build_pool(pool, "classify", say=said.append)
+    assert [c.name for c in candidates] == ["tiny"]
+    assert len(skipped) == 1 and "broken" in said[0] and "\n" not in said[0]
+
+
+def test_features_are_cached_and_pairs_get_the_clone_heads_features(tmp_path):
+    rows = [{"code1": f"x = {i}", "code2": f"y = {i % 3}", "label": i % 2} for i in range(12)]
+    task = TaskData("pairs", "pair", {"train": rows, "valid": rows, "test": rows}, ["no", "yes"])
+    probe = probe_sample(task, 8, seed=0)
+    first = candidate_features(TINY, probe, cache_dir=tmp_path, progress=False)
+    assert first.layers[3].shape == (8, 4 * 32)
+    u, v = first.layers[3][:, :32], first.layers[3][:, 32:64]
+    np.testing.assert_allclose(first.layers[3][:, 64:96], np.abs(u - v), rtol=1e-6)
+    files = sorted(tmp_path.iterdir())
+    assert [f.suffix for f in files] == [".json", ".npy"]
+    again = candidate_features(TINY, probe, cache_dir=tmp_path, progress=False)
+    np.testing.assert_array_equal(again.layers[3], first.layers[3])
+    assert again.seconds == pytest.approx(first.seconds)  # the cold time, from the cache's record
+
+
+def test_last_token_pooling_ignores_the_tokenizers_padding_side(tmp_path):
+    spec = {"name": "tiny_gpt", "family": "decoder", "source": "tiny", "max_length": 64, "pooling": "last",
+            "tiny": {"arch": "gpt2", "hidden": 32, "layers": 2, "heads": 2}}
+    backbone = load_backbone(spec)
+    from codereuse.analysis.features import layer_features
+
+    texts = ["a", "a much longer input text"]
+    alone = [layer_features(backbone, [t], layers=[2], max_length=64, pooling="last", progress=False).pooled[0, 0]
+             for t in texts]
+    for side in ("left", "right"):
+        backbone.tokenizer.padding_side = side
+        batch = layer_features(backbone, texts, layers=[2], max_length=64, pooling="last", progress=False).pooled[0]
+        np.testing.assert_allclose(batch, np.stack(alone), rtol=1e-4, atol=1e-5)
+
+
+def test_ranking_metrics_known_answers():
+    truth = {"a": 0.9, "b": 0.8, "c": 0.5, "d": 0.1}
+    perfect = ranking_metrics({"a": 4, "b": 3, "c": 2, "d": 1}, truth)
+    assert perfect["weighted_tau"] == pytest.approx(1) and perfect["top1_regret"] == 0
+    reverse = ranking_metrics({"a": 1, "b": 2, "c": 3, "d": 4}, truth)
+    assert reverse["kendall_tau"] == pytest.approx(-1)
+    assert reverse["top1_regret"] == pytest.approx((0.9 - 0.1) / 0.9)
+    assert heuristic_scores(["a", "b"], {"other": {"a": 0.2, "b": 0.7}}) == {"a": -2.0, "b": -1.0}
+
+
+def test_suggested_freeze_depth():
+    assert suggest_freeze_depth({0: 0.1, 1: 0.5, 2: 0.9, 3: 0.91, 4: 0.6}, 4)["freeze"] == "top2"
+    assert suggest_freeze_depth({0: 0.1, 1: 0.2, 2: 1.0}, 2)["freeze"] == "all"
+
+
+def compose_select(overrides, output_dir):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("select", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        cfg.hydra.runtime.output_dir = str(output_dir)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def test_select_end_to_end_with_evaluation(tmp_path, code_tree, capsys):
+    from codereuse.cli.select import run
+
+    budget = json.dumps(["freeze=top1", "trainer.max_steps=2", "trainer.max_epochs=1", "task.max_train_examples=16",
+                         "task.max_eval_examples=16", "task.batch_size=8", "task.max_length=32",
+                         "trainer.limit_val_batches=0", "callbacks=none", "logger=none"])
+    cfg = compose_select(["pool=tiny", "task=classify", "task.options.num_classes=4", f"data.source_dir={code_tree}",
+                          "probe.size=24", "scorer=logme", "evaluate=true", "bootstrap.draws=2",
+                          "~pool.candidates.tiny_l2", f"brute_force.overrides={budget}",
+                          "layer_selection.model=tiny"], tmp_path)
+    summary = run(cfg)
+    assert set(summary["candidates"]) == {"tiny", "tiny_l1", "tiny_random"}
+    assert set(summary["evaluation"]) >= {"logme", "size", "pretraining_data", "heuristic", "random"}
+    assert summary["evaluation"]["logme"]["weighted_tau_no_controls"] is None  # one non-control candidate
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics["ground_truth"]) == set(summary["candidates"])
+    assert (tmp_path / "selection.png").stat().st_size > 0 and (tmp_path / "layers.png").is_file()
+    header = (tmp_path / "selection.csv").read_text().splitlines()[0]
+    assert header.startswith("candidate,kind,params,logme") and header.endswith("ground_truth")
+    assert "rankings vs fine-tuned test/f1" in capsys.readouterr().out
