@@ -2,7 +2,7 @@
 
     python compress.py                                   # default teacher (MiniLM on clone), 3 MB student
     python compress.py teacher=outputs/2026-12-01/10-00-00 budget_mb=3
-    python compress.py search=pareto                     # size / latency / GFLOPs Pareto set, 10x pick
+    python compress.py search.mode=pareto                  # size / latency / GFLOPs Pareto set, 10x pick
 """
 import hydra
 from omegaconf import DictConfig

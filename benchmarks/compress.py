@@ -60,7 +60,7 @@ def summarise(runs: list[dict], name: str) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reduced", action="store_true", help="fewer generations and distillation epochs")
-    parser.add_argument("--pareto", action="store_true", help="also run search=pareto and report its pick")
+    parser.add_argument("--pareto", action="store_true", help="also run search.mode=pareto and report its pick")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("overrides", nargs="*", help="compress.py overrides, e.g. teacher=outputs/teachers/...")
     args = parser.parse_args(argv)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
         teacher_checkpoint=first["teacher_checkpoint"], reduced=args.reduced,
         minutes=rounded(sum(r["wall_seconds"] for r in runs) / 60, 1))
     if args.pareto:
-        pareto = compress([*common, *teacher, "search=pareto", f"seed={args.seeds[0]}"])
+        pareto = compress([*common, *teacher, "search.mode=pareto", f"seed={args.seeds[0]}"])
         result["pareto_pick"] = {"arch": pareto["student/arch"], "speedup_b1": rounded(pareto["speedup_b1"]),
                                  "accuracy": rounded(pareto["student_fp32/accuracy"]),
                                  "latency_b1_ms": rounded(pareto["student_fp32/latency_b1_ms"]),
