@@ -31,7 +31,7 @@ class GraphFields:
         self.max_nodes, self.shuffle, self.cache_dir, self.progress = max_nodes, shuffle, cache_dir, progress
 
     def __call__(self, split: str, records: list[dict], rows: list[dict]) -> None:
-        from codereuse.graphs.cache import cached_graphs  # TODO: codereuse.graphs once exported
+        from codereuse.graphs import cached_graphs
 
         for field in self.fields:
             codes = [record[field] for record in records]

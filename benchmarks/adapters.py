@@ -1,0 +1,84 @@
+"""Reuse strategies side by side on MiniLM: full, top-2, head only, LoRA, prefix, prompt, Transducer
+Tuning, and the Transducer with shuffled graphs (the control for what the graph contributes).
+
+    python benchmarks/adapters.py --tune [options] [overrides ...]   # each arm's LR from its own grid,
+                                                                     # on validation F1 -> benchmarks/tuned/adapters.yaml
+    python benchmarks/adapters.py [options] [overrides ...]          # the measured run (reuses those LRs)
+
+Same model, tasks (clone, classify), data subsets, max length, batch size and epochs for every arm;
+each arm at its own learning rate, over several training seeds with the arms interleaved within
+each seed, all in this process through ``run(cfg)`` as ``train.py`` (see compare.py). In
+``transducer_shuffled`` every example is fused with another example's graph (a fixed derangement
+per split), so its gap to ``transducer`` is what the graph itself contributes. Prints one JSON line
+``{"tasks": {<task>: {"floor", "floor_name", "methods": {<arm>: {"adapter_params", "adapter_pct",
+"head_params", "head_pct", "seconds", "f1", "f1_se", "acc", "acc_se", "lr"}}}}, ...}`` (F1 as a
+fraction, ``*_pct`` in % of the backbone's parameters, seconds = ``trainer.fit``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+from compare import Arm, load_tuned, rounded, run_arms, tune
+
+BENCHMARK, MODEL, TASKS = "adapters", "minilm", ("clone", "classify")
+# grids ordered most-plausible first: --grid-size k keeps the first k of each
+ARMS = [
+    Arm("full", ["strategy=finetune", "freeze=none"], [1e-4, 5e-5, 2e-4]),
+    Arm("top2", ["strategy=finetune", "freeze=top2"], [2e-4, 5e-4, 1e-3]),
+    # freeze=all with the frozen-prefix cache: the same function as freeze=all, computed once per example
+    Arm("head", ["strategy=finetune", "freeze=all", "freeze.cache=true"], [3e-3, 1e-3, 1e-2]),
+    Arm("lora", ["strategy=lora", "strategy.adapter.r=8"], [1e-3, 3e-4, 3e-3]),
+    Arm("prefix", ["strategy=prefix"], [1e-2, 3e-3, 3e-2]),
+    Arm("prompt", ["strategy=prompt"], [3e-2, 1e-2, 1e-1]),
+    Arm("transducer", ["strategy=transducer"], [1e-3, 3e-4, 3e-3]),
+    Arm("transducer_shuffled", ["strategy=transducer", "strategy.transducer.shuffle_graphs=true"], [1e-3, 3e-4, 3e-3]),
+]
+KEPT = ("f1", "f1_se", "acc", "acc_se", "seconds", "seconds_se", "lr")
+COUNTS = ("adapter_params", "adapter_pct", "head_params", "head_pct")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tune", action="store_true", help="choose each arm's LR on validation and record it")
+    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    parser.add_argument("--arms", nargs="+", default=[arm.name for arm in ARMS], choices=[arm.name for arm in ARMS])
+    parser.add_argument("--grid-size", type=int, default=3, help="LRs per arm tried by --tune (the first k of its grid)")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--train", type=int, default=None, help="training examples (seeded subset; default: the task's)")
+    parser.add_argument("--eval", type=int, default=None, help="validation and test examples (default: the task's)")
+    parser.add_argument("--max-length", type=int, default=None, help="tokens per code input (default: the task's)")
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds of the measured run")
+    parser.add_argument("overrides", nargs="*", default=[])
+    args = parser.parse_args()
+    arms = [Arm(a.name, a.overrides, a.lr_grid[: args.grid_size], a.lr_from) for a in ARMS if a.name in args.arms]
+    line = {"model": MODEL, "epochs": args.epochs, "train": args.train, "eval": args.eval, "max_length": args.max_length,
+            "seeds": args.seeds, "tasks": {}}
+    for task in args.tasks:
+        common = [f"model={MODEL}", f"task={task}", f"trainer.max_epochs={args.epochs}", "trainer.max_steps=-1",
+                  "logger=none", "callbacks=none", "+trainer.enable_progress_bar=false", *_budget(args), *args.overrides]
+        if args.tune:
+            tune(BENCHMARK, task, arms, common)
+            continue
+        results = run_arms(arms, common, load_tuned(BENCHMARK, task, arms), seeds=tuple(range(args.seeds)))
+        line["tasks"][task] = report(results)
+    if not args.tune:
+        print(json.dumps(line))
+
+
+def _budget(args) -> list[str]:
+    limits = {"task.max_train_examples": args.train, "task.max_eval_examples": args.eval, "task.max_length": args.max_length}
+    return [f"{key}={value}" for key, value in limits.items() if value is not None]
+
+
+def report(results: dict[str, dict]) -> dict:
+    first = next(iter(results.values()))
+    methods = {}
+    for name, result in results.items():
+        counts = result["runs"][0]
+        methods[name] = {**{key: rounded(counts[key]) for key in COUNTS}, **{key: rounded(result[key]) for key in KEPT if key in result}}
+    return {"floor": rounded(first.get("floor")), "floor_name": first.get("floor_name"), "methods": methods}
+
+
+if __name__ == "__main__":
+    main()
