@@ -55,11 +55,10 @@ class NameCollector:
                 binding = rules.binders[node_type]
                 stack.extend((c, DEF if fields[c] == binding else USE, bound) for c in reversed(kids))
             elif mode == DEF:
-                child_mode = DEF if node_type in rules.def_containers else USE
-                if child_mode == USE:  # x.a = .. / x[i] = ..: a use of x, not a definition
-                    stack.append((node, USE, bound))
-                else:
+                if node_type in rules.def_containers:  # a, (b, *c) = ...
                     stack.extend((c, DEF, bound) for c in reversed(kids))
+                else:  # x.a = .. / x[i] = ..: a use of x, not a definition
+                    stack.append((node, USE, bound))
             elif node_type in rules.assign:
                 target, value, kind = rules.assign[node_type]
                 also_use = kind == "aug" or (kind == "op" and self._operator(node) != b"=")
