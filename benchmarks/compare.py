@@ -114,8 +114,10 @@ def tune(benchmark: str, task: str, arms: list[Arm], common: list[str], seed: in
     return lrs
 
 
-def load_tuned(benchmark: str, task: str, arms: list[Arm] | None = None, directory: Path = TUNED_DIR) -> dict[str, float]:
-    """The LRs a ``--tune`` pass recorded; ConfigError (one line) if the file, task or an arm is missing."""
+def load_tuned(benchmark: str, task: str, arms: list[Arm] | None = None, directory: Path = TUNED_DIR,
+               common: list[str] | None = None) -> dict[str, float]:
+    """The LRs a ``--tune`` pass recorded; ConfigError (one line) if the file, task or an arm is missing.
+    With ``common``, a note is printed when the tune pass ran with other overrides (another budget)."""
     path = directory / f"{benchmark}.yaml"
     entry = _read_yaml(path).get(task)
     if not entry:
@@ -125,6 +127,8 @@ def load_tuned(benchmark: str, task: str, arms: list[Arm] | None = None, directo
     if missing:
         raise ConfigError("tuned learning rates", f"{path.name}:{task}",
                           hint=f"no LR for arm(s) {', '.join(missing)}; rerun with --tune")
+    if common is not None and [*common, f"task={task}"] != entry.get("common"):
+        print(f"[compare] note: the LRs in {path.name} were tuned with overrides {entry.get('common')}", flush=True)
     return lrs
 
 
