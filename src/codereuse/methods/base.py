@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
@@ -75,8 +76,9 @@ class ReuseModule(pl.LightningModule, ABC):
 
     # --- training -------------------------------------------------------------------------------
     def on_train_batch_start(self, batch, batch_idx: int) -> None:
-        # dropout masks depend only on (seed, step), so a resumed run replays an uninterrupted one
-        torch.manual_seed(self.hparams.seed * 1_000_003 + self.global_step)
+        # dropout masks depend only on (seed, step, micro-batch, rank), so a resumed run replays an
+        # uninterrupted one, while accumulated micro-batches and DDP ranks each draw their own
+        torch.manual_seed(dropout_seed(self.hparams.seed, self.global_step, batch_idx, self.global_rank))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.model(batch).loss
@@ -144,6 +146,13 @@ class ReuseModule(pl.LightningModule, ABC):
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         schedule = get_linear_schedule_with_warmup(optimizer, int(self.optim["warmup_ratio"] * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+
+def dropout_seed(seed: int, step: int, micro_batch: int, rank: int) -> int:
+    """A 64-bit seed mixed from all four numbers (numpy's SeedSequence hashing): nearby tuples give
+    unrelated seeds, where ``seed * k + step`` would collide across runs and repeat across ranks."""
+    entropy = [seed % 2**64, step, micro_batch, rank]
+    return int(np.random.SeedSequence(entropy).generate_state(1, dtype=np.uint64)[0])
 
 
 def module_class_name(module) -> str:
