@@ -22,8 +22,9 @@ from codereuse.errors import ConfigError
 from codereuse.methods.base import module_class_name
 
 RECORD_KEY = "codereuse"  # contract C: {"module_class", "config", "overrides"}
-# keys that describe where and how this process runs, never restored from the interrupted run
-NOT_RESTORED = ("ckpt_path", "hydra", "paths")
+# keys that describe where and how this process runs (its output, its callbacks, e.g. one that
+# killed it), never restored from the interrupted run
+NOT_RESTORED = ("ckpt_path", "hydra", "paths", "callbacks", "+callbacks")
 
 
 def read_checkpoint(path: str) -> dict:
@@ -82,7 +83,7 @@ def check_fits(checkpoint: dict, record: dict, path: str, cfg: DictConfig, modul
     """One line naming both sides when ``path`` was written by another model/strategy/freeze/module."""
     written, built = record.get("module_class"), module_class_name(module)
     saved = record.get("config") or {}
-    mine, theirs = _identity(OmegaConf.to_container(cfg, resolve=True), module), _identity(saved, None)
+    mine, theirs = _identity(OmegaConf.to_container(OmegaConf.masked_copy(cfg, ["model", "strategy", "freeze"]), resolve=True), module), _identity(saved, None)
     if saved and mine != theirs or written and written != built:
         raise ConfigError("ckpt_path", path, hint=f"the checkpoint was written by {_describe(theirs, written)}; "
                           f"this run builds {_describe(mine, built)}")
