@@ -219,3 +219,23 @@ def test_data_build_fills_the_cache_entry_train_reads(code_tree, tmp_path, loads
     assert seed == 5 and task.counts() == built
     assert data_main(["build", "task=summarize", f"data.source_dir={code_tree}", f"data.cache_dir={cache}",
                       "seed=5"]) == 0  # the old spelling is an alias
+
+
+def test_evaluated_subsets_follow_the_split_seed_not_the_training_seed(monkeypatch):
+    """Every training seed of a comparison is scored on the same test records."""
+    from types import SimpleNamespace
+
+    import codereuse.data.datamodule as datamodule
+
+    records = [{"code": f"def f{i}(): return {i}", "label": i % 2} for i in range(40)]
+    task = SimpleNamespace(splits={"train": records, "valid": records, "test": records}, family="classification")
+    monkeypatch.setattr(datamodule, "encode_records", lambda rows, *a, **k: [{"code": r["code"]} for r in rows])
+
+    def evaluated(seed: int, subset_seed: int) -> list[str]:
+        module = datamodule.CodeDataModule(task, None, "encoder", seed=seed, subset_seed=subset_seed,
+                                           max_train_examples=8, max_eval_examples=8)
+        module.setup()
+        return [row["code"] for row in module.encoded["test"]]
+
+    assert evaluated(seed=1, subset_seed=0) == evaluated(seed=2, subset_seed=0)
+    assert evaluated(seed=1, subset_seed=0) != evaluated(seed=1, subset_seed=3)

@@ -19,7 +19,7 @@ from codereuse.cli.resume import check_fits, read_checkpoint, restored_config, r
 from codereuse.cli.stopping import StopOnSigterm, last_checkpoint_path
 from codereuse.cli.tracking import log_run_summary
 from codereuse.data.card import floor, format_card
-from codereuse.data.datamodule import CodeDataModule, _subsample
+from codereuse.data.datamodule import CodeDataModule, subsample
 from codereuse.data.registry import load_task
 from codereuse.errors import CodereuseError, ConfigError, Interrupted
 
@@ -104,7 +104,7 @@ def build_datamodule(cfg: DictConfig, data, tokenizer, module=None) -> CodeDataM
         max_target_length=task.max_target_length, max_query_length=task.max_query_length,
         batch_size=task.batch_size, eval_batch_size=task.eval_batch_size, num_workers=cfg.data.num_workers,
         seed=cfg.seed, max_train_examples=task.max_train_examples, max_eval_examples=task.max_eval_examples,
-        row_fields=getattr(module, "row_fields", None),
+        row_fields=getattr(module, "row_fields", None), subset_seed=cfg.data.seed,
     )
 
 
@@ -120,7 +120,7 @@ def _choice(group: str) -> str:
 def evaluated_test_records(cfg: DictConfig, data, trainer: pl.Trainer) -> list[dict]:
     """The test records the model was scored on: the seeded ``task.max_eval_examples`` subset the
     datamodule encodes, cut to the batches ``trainer.limit_test_batches`` let through."""
-    records = _subsample(data.splits["test"], cfg.task.max_eval_examples, cfg.seed)
+    records = subsample(data.splits["test"], cfg.task.max_eval_examples, cfg.data.seed)
     batches = trainer.num_test_batches[0] if trainer.num_test_batches else float("inf")
     if batches != float("inf"):
         records = records[: int(batches) * (cfg.task.eval_batch_size or cfg.task.batch_size)]

@@ -41,12 +41,15 @@ class CodeDataModule(pl.LightningDataModule):
     def __init__(self, task: TaskData, tokenizer, backbone_family: str, max_length: int = 256,
                  max_target_length: int = 64, max_query_length: int = 64, batch_size: int = 16,
                  eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0,
-                 max_train_examples: int | None = None, max_eval_examples: int | None = None, row_fields=None) -> None:
+                 max_train_examples: int | None = None, max_eval_examples: int | None = None, row_fields=None,
+                 subset_seed: int | None = None) -> None:
         super().__init__()
         self.task, self.tokenizer, self.backbone_family = task, tokenizer, backbone_family
         self.lengths = {"max_length": max_length, "max_target_length": max_target_length, "max_query_length": max_query_length}
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.seed = num_workers, seed
+        # the example subsets belong to the data (data.seed), so every training seed sees the same ones
+        self.subset_seed = seed if subset_seed is None else subset_seed
         self.limits = {"train": max_train_examples, "valid": max_eval_examples, "test": max_eval_examples}
         self.encoded: dict[str, list[dict]] = {}
         # a strategy's extra per-row fields: row_fields(split, records, rows) adds keys to the encoded
@@ -57,7 +60,7 @@ class CodeDataModule(pl.LightningDataModule):
         if self.encoded:
             return
         for split, records in self.task.splits.items():
-            records = _subsample(records, self.limits.get(split), self.seed)
+            records = subsample(records, self.limits.get(split), self.subset_seed)
             offsets = bool(getattr(self.row_fields, "needs_offsets", False))
             rows = encode_records(records, self.tokenizer, self.task.family, self.backbone_family, **self.lengths, offsets=offsets)
             for index, row in enumerate(rows):
@@ -83,7 +86,7 @@ class CodeDataModule(pl.LightningDataModule):
         return self._loader("test", self.eval_batch_size, shuffle=False)
 
 
-def _subsample(records: list[dict], limit: int | None, seed: int) -> list[dict]:
+def subsample(records: list[dict], limit: int | None, seed: int) -> list[dict]:
     """A seeded random subset (order kept), so a smaller budget still sees every kind of example."""
     if limit is None or limit >= len(records):
         return records
