@@ -224,7 +224,7 @@ def test_formatting_does_not_give_labels_away_on_the_stdlib(tmp_path_factory):
         assert abs(np.mean([r["label"] == majority for r in task.splits["test"]]) - 0.5) < 1e-9
         if name == "clone":
             # scored on valid + test (~200 pairs) for a steadier estimate than test alone; the
-            # default build (4,000 functions) is recorded in docs/readme/clone.md, each floor <= 0.70
+            # default build (4,000 functions) is recorded in docs/clone.md, each floor <= 0.70
             scores = floors(task, task.splits["valid"] + task.splits["test"])
             assert max(scores.values()) <= 0.72, scores
             continue
