@@ -60,11 +60,13 @@ def shared_data(name: str) -> Path:
     return path
 
 
-def compose_train(overrides: list[str], output_dir: Path, source_dir: Path | None = None) -> DictConfig:
-    """``conf/train.yaml`` composed as ``python train.py <overrides>`` would, outputs under ``output_dir``."""
+def compose_train(overrides: list[str], output_dir: Path, source_dir: Path | None = None,
+                  config_name: str = "train") -> DictConfig:
+    """``conf/<config_name>.yaml`` (default ``train``) composed as ``python train.py <overrides>`` would,
+    outputs under ``output_dir``."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)
         cfg.hydra.runtime.output_dir = str(output_dir)

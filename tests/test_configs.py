@@ -12,6 +12,8 @@ from conftest import CONF, compose_train
 
 GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("local", "hydra"))
 CHOICES = [(group, f.stem) for group in GROUPS for f in sorted((CONF / group).glob("*.yaml"))]
+# groups of select.py's primary config; every other group composes with train.yaml
+SELECT_GROUPS = ("pool", "scorer")
 
 
 def test_every_group_has_files():
@@ -22,7 +24,8 @@ def test_every_group_has_files():
 
 @pytest.mark.parametrize(("group", "name"), CHOICES, ids=[f"{g}={n}" for g, n in CHOICES])
 def test_config_composes(group, name, tmp_path):
-    cfg = compose_train([f"{group}={name}"], tmp_path)
+    primary = "select" if group in SELECT_GROUPS else "train"
+    cfg = compose_train([f"{group}={name}"], tmp_path, config_name=primary)
     if group == "model":
         spec = BackboneSpec.from_dict(dict(cfg.model))
         assert spec.name == name
@@ -47,6 +50,13 @@ def test_config_composes(group, name, tmp_path):
             OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) != \
             OmegaConf.masked_copy(defaults, [k for k in defaults if k != "hydra"])
         assert changed, f"{group}={name} changes nothing"
+    elif group == "pool":
+        assert cfg.pool.name == name and cfg.pool.candidates
+        assert all("model" in candidate for candidate in cfg.pool.candidates.values())
+    elif group == "scorer":
+        scorers = [node for node in cfg.scorer.values() if "_target_" in node]
+        assert scorers and all(callable(get_class(node._target_)) for node in scorers)
+        assert name == "all" or all(key.startswith(name) for key in cfg.scorer)
     else:
         assert cfg[group] is not None
 
