@@ -75,7 +75,8 @@ def test_distillation_loss_is_t_squared_kl_with_an_optional_hard_mix():
     p = torch.softmax(teacher / t, -1)
     kl = (p * (p.log() - torch.log_softmax(student / t, -1))).sum(-1).mean() * t * t
     assert distillation_loss(student, teacher, None, t, 0.0) == pytest.approx(kl.item(), rel=1e-5)
-    assert distillation_loss(teacher, teacher, None, t, 0.0).item() == pytest.approx(0.0, abs=1e-6)
+    # float32 KL of a distribution with itself, times T^2 = 100: zero up to rounding
+    assert distillation_loss(teacher, teacher, None, t, 0.0).item() == pytest.approx(0.0, abs=1e-4)
     labels = torch.tensor([0, 1, -100, -100])
     ce = torch.nn.functional.cross_entropy(student[:2], labels[:2])
     assert distillation_loss(student, teacher, labels, t, 0.25) == pytest.approx((0.75 * kl + 0.25 * ce).item(), rel=1e-5)

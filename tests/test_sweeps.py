@@ -140,7 +140,8 @@ def test_adapter_comparison_has_one_arm_per_file(tmp_path):
         assert (cfg.model.name, cfg.task.name) == ("minilm", "clone")
         runs[arm] = (cfg.hydra.runtime.choices.strategy, cfg.freeze.name)
     assert runs == {"full": ("finetune", "none"), "top2": ("finetune", "top2"), "lora": ("lora", "none"),
-                    "prefix": ("prefix", "none"), "prompt": ("prompt", "none")}
+                    "prefix": ("prefix", "none"), "prompt": ("prompt", "none"),
+                    "transducer": ("transducer", "none")}
 
 
 def test_telly_experiment_sweeps_freeze_depths(tmp_path):

@@ -83,17 +83,20 @@ def check_fits(checkpoint: dict, record: dict, path: str, cfg: DictConfig, modul
     """One line naming both sides when ``path`` was written by another model/strategy/freeze/module."""
     written, built = record.get("module_class"), module_class_name(module)
     saved = record.get("config") or {}
-    mine, theirs = _identity(OmegaConf.to_container(OmegaConf.masked_copy(cfg, ["model", "strategy", "freeze"]), resolve=True), module), _identity(saved, None)
+    # a strategy that ignores the freeze group (peft, transducer) fits whatever freeze either side names
+    with_freeze = not getattr(module, "freeze_ignored", False)
+    mine = _identity(OmegaConf.to_container(OmegaConf.masked_copy(cfg, ["model", "strategy", "freeze"]), resolve=True), with_freeze)
+    theirs = _identity(saved, with_freeze)
     if saved and mine != theirs or written and written != built:
         raise ConfigError("ckpt_path", path, hint=f"the checkpoint was written by {_describe(theirs, written)}; "
                           f"this run builds {_describe(mine, built)}")
     _check_weights_fit(checkpoint.get("state_dict", {}), module.state_dict(), path)
 
 
-def _identity(config: dict, module) -> dict:
+def _identity(config: dict, with_freeze: bool) -> dict:
     model, strategy = config.get("model") or {}, config.get("strategy") or {}
     identity = {"model": model.get("path") or model.get("name"), "strategy": strategy.get("_target_", "?").rsplit(".", 1)[-1]}
-    if module is None or not getattr(module, "freeze_ignored", False):
+    if with_freeze:
         identity["freeze"] = (config.get("freeze") or {}).get("name")
     return identity
 
