@@ -89,3 +89,17 @@ def test_card_prints_all_pair_floors():
     text = format_card(pair_task(overlapping, n=60))
     assert "jaccard_accuracy 1.000" in text
     assert "bow_logreg_accuracy" in text and "layout_gbm_accuracy" in text
+
+
+def test_pair_floors_fit_once_per_training_set(monkeypatch):
+    from codereuse.data import pair_floors
+
+    fits = []
+    monkeypatch.setattr(pair_floors, "_FITTED", {})  # other tests may have fitted this training set
+    real_fit = pair_floors._fit
+    monkeypatch.setattr(pair_floors, "_fit", lambda model, x, y: fits.append(type(model).__name__) or real_fit(model, x, y))
+    task = pair_task(overlapping)
+    whole, subset = floors(task), floors(task, task.splits["test"][:40])
+    assert len(fits) == 2  # logistic regression + gradient boosting, once for both scorings
+    again = floors(task)
+    assert again == whole and len(fits) == 2 and set(subset) == set(whole)
