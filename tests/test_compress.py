@@ -9,10 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from codereuse.cli.compress import run as compress_run
@@ -23,21 +19,14 @@ from codereuse.compression.teacher import load_teacher
 from codereuse.compression.tokenizer import train_bpe
 from codereuse.errors import ConfigError
 from codereuse.methods.distill import DistillationModule, distillation_loss
-from conftest import CONF, ROOT, STDLIB, run_env
+from conftest import ROOT, STDLIB, compose_train, run_env
 
 CODE = [p.read_text() for p in sorted((STDLIB / "json").glob("*.py"))]
 PAIRS = [{"code1": a[:400], "code2": b[:400], "label": i % 2} for i, (a, b) in enumerate(zip(CODE, CODE[1:] + CODE[:1]))] * 3
 
 
 def compose_compress(overrides: list[str], output_dir: Path):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("compress", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        cfg.hydra.runtime.output_dir = str(output_dir)
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    return compose_train(overrides, output_dir, config_name="compress")
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import open_dict
 
 from codereuse.data.types import TaskData
 from codereuse.models import load_backbone
@@ -21,7 +17,7 @@ from codereuse.selection.features import candidate_features
 from codereuse.selection.layers import suggest_freeze_depth
 from codereuse.selection.probe import probe_sample, subsample
 
-from conftest import CONF, ROOT, run_env
+from conftest import ROOT, compose_train, run_env
 
 TINY = {"name": "tiny", "family": "encoder", "source": "tiny", "max_length": 64, "pooling": "mean",
         "tiny": {"arch": "bert", "hidden": 32, "layers": 3, "heads": 2}}
@@ -117,15 +113,8 @@ def test_suggested_freeze_depth():
     assert suggest_freeze_depth({0: 0.1, 1: 0.2, 2: 1.0}, 2)["freeze"] == "all"
 
 
-def compose_select(overrides, output_dir):
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("select", overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        cfg.hydra.runtime.output_dir = str(output_dir)
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+def compose_select(overrides: list[str], output_dir):
+    return compose_train(overrides, output_dir, config_name="select")
 
 
 def test_select_end_to_end_with_evaluation(tmp_path, code_tree, capsys):

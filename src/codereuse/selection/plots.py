@@ -27,10 +27,7 @@ def score_vs_truth(path: Path, scores: dict[str, dict[str, float]], truth: dict[
         axis.axis("off")
     figure.supxlabel("score (x = control candidate)", fontsize=9)
     figure.supylabel(f"fine-tuned {metric}", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
-    return path
+    return _save(figure, path)
 
 
 def layer_plot(path: Path, curves: dict[str, dict[int, float]], model: str, suggestion: dict) -> Path:
@@ -41,6 +38,10 @@ def layer_plot(path: Path, curves: dict[str, dict[int, float]], model: str, sugg
         axis.set_title(name, fontsize=9)
         axis.set_xlabel("layer (0 = embeddings)", fontsize=8)
     figure.suptitle(f"{model}: per-layer scores; suggested freeze={suggestion['freeze']}", fontsize=10)
+    return _save(figure, path)
+
+
+def _save(figure, path: Path) -> Path:
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
