@@ -141,3 +141,22 @@ def test_sigterm_finishes_the_step_writes_last_ckpt_and_resumes(tmp_path, code_t
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == step + 2
     assert json.loads((tmp_path / "resumed" / "metrics.json").read_text())["task"] == "defect"
+
+
+def test_sigterm_between_our_check_and_lightnings_still_writes_last_ckpt(capsys, monkeypatch, tmp_path, code_tree):
+    # the module's batch-end hook runs after every callback's, so a flag set there is seen first by
+    # Lightning's own check, which raises SIGTERMException: the race the subprocess test can hit
+    from codereuse.methods.finetune import FineTuneModule
+
+    def late_signal(self, outputs, batch, batch_idx):
+        if batch_idx == 1:
+            self.trainer._signal_connector.received_sigterm = True
+    monkeypatch.setattr(FineTuneModule, "on_train_batch_end", late_signal, raising=False)
+    run_dir = tmp_path / "run"
+    status, err = train(capsys, "model=tiny", "logger=none", "task=defect", "trainer.max_steps=-1", "trainer.max_epochs=1",
+                        "task.max_train_examples=64", "task.batch_size=4", "task.max_length=48",
+                        f"data.source_dir={code_tree}", f"hydra.run.dir={run_dir}")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    stops = [line for line in err.splitlines() if line.startswith("stopped:")]
+    assert status == 143 and len(stops) == 1 and f"ckpt_path={last}" in stops[0], err[-2000:]
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 2

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
 from codereuse.errors import Interrupted
 
 
@@ -22,6 +24,14 @@ class StopOnSigterm(pl.Callback):
         if trainer.received_sigterm and trainer.training is False and trainer.state.fn == "fit":
             self.stop(trainer, "validation")
 
+    def on_exception(self, trainer: pl.Trainer, pl_module, exception: BaseException) -> None:
+        # the signal can land after this callback's batch-end check and before Lightning's own, which
+        # then raises SIGTERMException itself; the trainer is still between steps, so save here too
+        if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
+            path = last_checkpoint_path(trainer)
+            if path is not None:
+                trainer.save_checkpoint(path)
+
     @staticmethod
     def stop(trainer: pl.Trainer, stage: str) -> None:
         path = last_checkpoint_path(trainer)
@@ -29,8 +39,11 @@ class StopOnSigterm(pl.Callback):
             raise Interrupted(f"SIGTERM during {stage} at step {trainer.global_step}; no checkpoint written "
                               "(checkpointing is off)")
         trainer.save_checkpoint(path)
-        raise Interrupted(f"SIGTERM during {stage}: wrote {path} at step {trainer.global_step}; "
-                          f"resume with: python train.py ckpt_path={path}")
+        raise Interrupted(resume_message(stage, trainer.global_step, path))
+
+
+def resume_message(stage: str, step: int, path: Path) -> str:
+    return f"SIGTERM during {stage}: wrote {path} at step {step}; resume with: python train.py ckpt_path={path}"
 
 
 def last_checkpoint_path(trainer: pl.Trainer) -> Path | None:

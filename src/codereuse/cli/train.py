@@ -16,7 +16,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 from codereuse.cli.preflight import check_run_config
 from codereuse.cli.report import print_table, write_metrics
 from codereuse.cli.resume import check_fits, read_checkpoint, restored_config, run_record
-from codereuse.cli.stopping import StopOnSigterm, last_checkpoint_path
+from codereuse.cli.stopping import StopOnSigterm, last_checkpoint_path, resume_message
 from codereuse.cli.tracking import log_run_summary
 from codereuse.data.card import floor, format_card
 from codereuse.data.datamodule import CodeDataModule, subsample
@@ -142,9 +142,10 @@ def _sigterm_as_interrupted(trainer: pl.Trainer, stage: str):
     try:
         yield
     except SIGTERMException:
-        path = last_checkpoint_path(trainer)
-        where = f"; the latest checkpoint is {path}" if path is not None and path.is_file() else ""
-        raise Interrupted(f"SIGTERM during {stage} at step {trainer.global_step}{where}") from None
+        path = last_checkpoint_path(trainer)  # StopOnSigterm.on_exception wrote it during fit
+        if stage == "training" and path is not None and path.is_file():
+            raise Interrupted(resume_message(stage, trainer.global_step, path)) from None
+        raise Interrupted(f"SIGTERM during {stage} at step {trainer.global_step}") from None
 
 
 def _checked_ckpt_path(path: str | None) -> str | None:
