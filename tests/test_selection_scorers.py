@@ -136,7 +136,13 @@ def test_hscores_match_their_dxd_definitions(n, d):
     means = np.stack([centred[y == c].mean(axis=0) for c in range(3)])[y]
     between = means.T @ means / n
     cov = centred.T @ centred / n
-    assert HScore()(X, y) == pytest.approx(np.trace(np.linalg.pinv(cov) @ between), rel=1e-6)
+    plain = np.trace(np.linalg.pinv(cov) @ between)
+    if n <= d:  # the plain H-score saturates at C-1 for every feature set: refused, not reported
+        assert plain == pytest.approx(2.0, rel=1e-6)
+        with pytest.raises(ValueError, match="degenerate.*shrinkage_hscore"):
+            HScore()(X, y)
+    else:
+        assert HScore()(X, y) == pytest.approx(plain, rel=1e-6)
     estimator = LedoitWolf().fit(X)
     assert ledoit_wolf_shrinkage(centred)[0] == pytest.approx(estimator.shrinkage_, rel=1e-9)
     expected = np.trace(np.linalg.solve(estimator.covariance_, (1 - estimator.shrinkage_) * between))

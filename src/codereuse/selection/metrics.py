@@ -123,7 +123,13 @@ class HScore:
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
         X = np.asarray(X, dtype=np.float64)
-        return _explained(X - X.mean(axis=0), y, 0.0, 0.0)
+        X = X - X.mean(axis=0)
+        rank = len(column_spectrum(X)[0])
+        if rank >= X.shape[0] - 1:  # the centred features span every centred label vector
+            raise ValueError(f"H-score is degenerate here: the probe sample (N={X.shape[0]}) does not exceed the "
+                             f"feature rank ({rank}), so every candidate scores C-1 = {len(np.unique(y)) - 1}; "
+                             "use shrinkage_hscore or a larger probe sample")
+        return _explained(X, y, 0.0, 0.0)
 
 
 def ledoit_wolf_shrinkage(X: np.ndarray) -> tuple[float, float]:

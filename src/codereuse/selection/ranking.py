@@ -40,6 +40,7 @@ def score_pool(candidates: list[Candidate], features: dict[str, CandidateFeature
     for scorer_name, scorer in scorers.items():
         started = time.perf_counter()
         result.scores[scorer_name] = {}
+        errors: dict[str, list[str]] = {}  # message -> candidates
         for candidate in candidates:
             if candidate.name not in features:
                 continue
@@ -48,7 +49,12 @@ def score_pool(candidates: list[Candidate], features: dict[str, CandidateFeature
                 result.scores[scorer_name][candidate.name] = float(scorer(X, labels))
             except (ValueError, np.linalg.LinAlgError, CodereuseError) as error:
                 result.failed.append(f"{scorer_name} on {candidate.name}: {error}")
-                say(f"scorer {scorer_name} failed on {candidate.name}: {str(error).splitlines()[0]}")
+                errors.setdefault(str(error).splitlines()[0], []).append(candidate.name)
+        for message, names in errors.items():  # one line per distinct reason, not per candidate
+            which = "every candidate" if not result.scores[scorer_name] else ", ".join(names)
+            say(f"scorer {scorer_name} failed on {which}: {message}")
+        if not result.scores[scorer_name]:  # nothing to rank with: left out of the tables
+            del result.scores[scorer_name]
         result.seconds[scorer_name] = time.perf_counter() - started
     return result
 
