@@ -147,3 +147,20 @@ def test_hscores_match_their_dxd_definitions(n, d):
     assert ledoit_wolf_shrinkage(centred)[0] == pytest.approx(estimator.shrinkage_, rel=1e-9)
     expected = np.trace(np.linalg.solve(estimator.covariance_, (1 - estimator.shrinkage_) * between))
     assert ShrinkageHScore()(X, y) == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_scorer_failing_on_every_candidate_says_so_once_and_leaves_the_tables():
+    from codereuse.selection.candidates import Candidate
+    from codereuse.selection.features import CandidateFeatures
+    from codereuse.selection.ranking import score_pool
+
+    rng = np.random.default_rng(3)
+    y = np.arange(40) % 2
+    names = ["a", "b", "c"]
+    candidates = [Candidate(name, "pretrained", {}) for name in names]
+    features = {name: CandidateFeatures({1: rng.normal(size=(40, 64))}, 1, 10, 0.0) for name in names}  # N < D
+    lines = []
+    scored = score_pool(candidates, features, y, {"hscore": HScore(), "logme": LogME()}, say=lines.append)
+    assert len(lines) == 1 and lines[0].startswith("scorer hscore failed on every candidate: H-score is degenerate")
+    assert "hscore" not in scored.scores and set(scored.scores["logme"]) == set(names)
+    assert len(scored.failed) == 3  # still one record per candidate
