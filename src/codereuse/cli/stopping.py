@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytorch_lightning as pl
-
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from codereuse.errors import Interrupted
@@ -28,18 +27,23 @@ class StopOnSigterm(pl.Callback):
         # the signal can land after this callback's batch-end check and before Lightning's own, which
         # then raises SIGTERMException itself; the trainer is still between steps, so save here too
         if isinstance(exception, SIGTERMException) and trainer.state.fn == "fit":
-            path = last_checkpoint_path(trainer)
-            if path is not None:
-                trainer.save_checkpoint(path)
+            save_last(trainer)
 
     @staticmethod
     def stop(trainer: pl.Trainer, stage: str) -> None:
-        path = last_checkpoint_path(trainer)
+        path = save_last(trainer)
         if path is None:
             raise Interrupted(f"SIGTERM during {stage} at step {trainer.global_step}; no checkpoint written "
                               "(checkpointing is off)")
-        trainer.save_checkpoint(path)
         raise Interrupted(resume_message(stage, trainer.global_step, path))
+
+
+def save_last(trainer: pl.Trainer) -> Path | None:
+    """Write ``last.ckpt`` where the run keeps it; None when the run has no checkpointing."""
+    path = last_checkpoint_path(trainer)
+    if path is not None:
+        trainer.save_checkpoint(path)
+    return path
 
 
 def resume_message(stage: str, step: int, path: Path) -> str:

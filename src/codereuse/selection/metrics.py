@@ -106,12 +106,14 @@ def _class_means(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return means
 
 
-def _explained(X: np.ndarray, y: np.ndarray, shrink: float, target: float) -> float:
+def _explained(X: np.ndarray, y: np.ndarray, shrink: float, target: float,
+               spectrum: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """tr(S^-1 B) for the covariance S = (1 - shrink) X^T X / N + shrink * target * I (pseudo-
     inverse when shrink = 0) and the between-class covariance B = M^T M / N, both of centred X.
-    B lives in X's row space, so the trace is a sum over X's spectrum (no D x D matrix)."""
+    B lives in X's row space, so the trace is a sum over X's spectrum (no D x D matrix);
+    ``spectrum`` is ``column_spectrum(X)`` when the caller has it already."""
     n = X.shape[0]
-    sigma, u = column_spectrum(X)  # X = U diag(s) V^T: V = X^T U / s
+    sigma, u = spectrum or column_spectrum(X)  # X = U diag(s) V^T: V = X^T U / s
     between = _class_means(X, y)
     along = (between @ X.T @ u) / np.sqrt(sigma)  # M V, (N, k)
     variance = (1 - shrink) * sigma / n + shrink * target
@@ -124,12 +126,13 @@ class HScore:
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
         X = np.asarray(X, dtype=np.float64)
         X = X - X.mean(axis=0)
-        rank = len(column_spectrum(X)[0])
+        spectrum = column_spectrum(X)
+        rank = len(spectrum[0])
         if rank >= X.shape[0] - 1:  # the centred features span every centred label vector
             raise ValueError(f"H-score is degenerate here: the probe sample (N={X.shape[0]}) does not exceed the "
                              f"feature rank ({rank}), so every candidate scores C-1 = {len(np.unique(y)) - 1}; "
                              "use shrinkage_hscore or a larger probe sample")
-        return _explained(X, y, 0.0, 0.0)
+        return _explained(X, y, 0.0, 0.0, spectrum)
 
 
 def ledoit_wolf_shrinkage(X: np.ndarray) -> tuple[float, float]:
