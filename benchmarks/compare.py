@@ -105,6 +105,10 @@ def tune(benchmark: str, task: str, arms: list[Arm], common: list[str], seed: in
             record[arm.name] = {"lr": lrs[arm.name], "from": arm.lr_from}
     path = directory / f"{benchmark}.yaml"
     stored = _read_yaml(path)
+    earlier = stored.get(task) or {}
+    if earlier.get("common") == list(common) and earlier.get("seed") == seed:
+        # re-tuning some arms at the same budget keeps the other arms' recorded choices
+        record = {**earlier.get("arms", {}), **record}
     stored[task] = {"monitor": metrics["monitor"], "seed": seed, "common": list(common),
                     "tuned_on": datetime.date.today().isoformat(), "arms": record}
     path.parent.mkdir(parents=True, exist_ok=True)

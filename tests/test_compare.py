@@ -70,6 +70,12 @@ def test_tune_picks_each_arms_best_lr_and_round_trips_the_yaml(tmp_path, monkeyp
     # a second task is added beside the first, not over it
     compare.tune("bench", "defect", ARMS[:1], ["model=tiny"], directory=tmp_path)
     assert compare.load_tuned("bench", "clone", directory=tmp_path) == lrs
+    # re-tuning one arm at the same budget keeps the others; at another budget it starts afresh
+    best["none"] = 5e-4
+    compare.tune("bench", "clone", ARMS[:1], ["model=tiny"], directory=tmp_path)
+    assert compare.load_tuned("bench", "clone", directory=tmp_path) == {**lrs, "full": 5e-4}
+    compare.tune("bench", "clone", ARMS[:1], ["model=tiny", "trainer.max_epochs=3"], directory=tmp_path)
+    assert compare.load_tuned("bench", "clone", directory=tmp_path) == {"full": 5e-4}
 
 
 def test_load_tuned_fails_in_one_line_when_something_is_missing(tmp_path):

@@ -66,3 +66,15 @@ def test_training_learns_well_above_the_tasks_floor(tmp_path, code_tree):
                     "task.batch_size=32", "task.max_length=64", "strategy.optim.lr=3e-3", "callbacks=none")
     assert metrics["test/floor_name"] == "majority_accuracy"
     assert metrics["test/acc"] > metrics["test/floor"] + 0.25
+
+
+def test_pair_results_are_broken_down_by_kind_beside_the_floors(tmp_path, code_tree, capsys):
+    metrics = train(tmp_path, code_tree, "task=clone")
+    kinds = sorted(k.removeprefix("test/acc/") for k in metrics if k.startswith("test/acc/"))
+    assert kinds and set(kinds) <= {"rewrite", "hard_negative", "sibling"} and "rewrite" in kinds
+    assert sorted(k.removeprefix("test/floor/") for k in metrics if k.startswith("test/floor/")) == kinds
+    for prefix, overall in (("test/acc/", metrics["test/acc"]), ("test/floor/", metrics["test/floor"])):
+        per_kind = [metrics[prefix + kind] for kind in kinds]
+        assert min(per_kind) - 1e-6 <= overall <= max(per_kind) + 1e-6  # the overall is their weighted mean
+    table = capsys.readouterr().out
+    assert "test/acc/rewrite" in table and "test/floor/rewrite" not in table  # printed beside, not as rows

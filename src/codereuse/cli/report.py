@@ -40,11 +40,13 @@ def print_table(title: str, metrics: dict) -> None:
     if beside in metrics:
         table.add_column("floor", justify="right")
     for key, metric in metrics.items():
-        if beside in metrics and key in ("test/floor", "test/floor_name"):
+        if beside in metrics and (key in ("test/floor", "test/floor_name") or key.startswith("test/floor/")):
             continue
         cells = [key, _text(metric)]
         if beside in metrics:
-            cells.append(f"{_text(value)} ({name})" if key == beside else "")
+            # per-kind accuracy (test/acc/<kind>) has the same floor's per-kind accuracy beside it
+            kind_floor = metrics.get(key.replace("test/acc/", "test/floor/", 1)) if key.startswith("test/acc/") else None
+            cells.append(f"{_text(value)} ({name})" if key == beside else _text(kind_floor) if kind_floor is not None else "")
         table.add_row(*cells)
     Console().print(table)
 

@@ -18,10 +18,11 @@ from codereuse.cli.report import print_table, write_metrics
 from codereuse.cli.resume import check_fits, read_checkpoint, restored_config, run_record
 from codereuse.cli.stopping import StopOnSigterm, last_checkpoint_path, resume_message
 from codereuse.cli.tracking import log_run_summary
-from codereuse.data.card import floor, format_card
+from codereuse.data.card import floor, floor_predictions, format_card
 from codereuse.data.datamodule import CodeDataModule, subsample
 from codereuse.data.registry import load_task
 from codereuse.errors import CodereuseError, ConfigError, Interrupted
+from codereuse.metrics.by_kind import kind_metrics
 
 
 def run(cfg: DictConfig) -> dict:
@@ -71,7 +72,11 @@ def run(cfg: DictConfig) -> dict:
                 results.update(trainer.test(module, datamodule=datamodule, ckpt_path=best or None, verbose=False)[0])
         metrics = {key: float(value) for key, value in sorted(results.items()) if key.startswith(("val/", "test/"))}
         if cfg.test:
-            metrics["test/floor_name"], metrics["test/floor"] = floor(data, evaluated_test_records(cfg, data, trainer))
+            evaluated = evaluated_test_records(cfg, data, trainer)
+            metrics["test/floor_name"], metrics["test/floor"] = floor(data, evaluated)
+            if module.test_predictions and any("kind" in r for r in evaluated):
+                metrics.update(kind_metrics(evaluated, module.test_predictions,
+                                            floor_predictions(data, metrics["test/floor_name"], evaluated)))
         metrics.update(counts, trainable_fraction=counts["trainable_params"] / counts["total_params"],
                        fit_seconds=fit_seconds, wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
         if trainer.is_global_zero:

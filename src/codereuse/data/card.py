@@ -55,6 +55,17 @@ def floor(task: TaskData, test_records: list[dict] | None = None) -> tuple[str, 
     return max(floors(task, test_records).items(), key=lambda item: item[1])
 
 
+def floor_predictions(task: TaskData, name: str, test_records: list[dict]) -> list[int] | None:
+    """The labels floor ``name`` predicts for ``test_records`` (label-predicting floors only)."""
+    if task.family == "classification" and name == "majority_accuracy":
+        majority = Counter(r["label"] for r in task.splits["train"]).most_common(1)[0][0]
+        return [majority] * len(test_records)
+    if task.family == "pair":
+        from .pair_floors import pair_floor_predictions
+        return pair_floor_predictions(task.splits["train"], test_records)[name].tolist()
+    return None
+
+
 def _mean(values) -> float:
     values = list(values)
     return sum(values) / len(values) if values else 0.0

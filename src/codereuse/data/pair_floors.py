@@ -29,18 +29,23 @@ MAX_TRAIN = 20_000
 
 
 def pair_floors(train: list[dict], test: list[dict]) -> dict[str, float]:
+    y_test = _labels(test)
+    return {name: float(np.mean(predicted == y_test)) if len(test) else 0.0
+            for name, predicted in pair_floor_predictions(train, test).items()}
+
+
+def pair_floor_predictions(train: list[dict], test: list[dict]) -> dict[str, np.ndarray]:
+    """Each floor's predicted label for every test pair (per-kind accuracy of a floor)."""
     names = ("jaccard_accuracy", "bow_logreg_accuracy", "layout_gbm_accuracy")
     if not test:
-        return dict.fromkeys(names, 0.0)
+        return {name: np.zeros(0, dtype=int) for name in names}
     jaccard_cut, bag_model, layout_model = _fitted(train)
-    y_test = _labels(test)
     sign, threshold = jaccard_cut
-    overlap_predicted = sign * np.array(_overlaps(test)) >= threshold
     with threadpool_limits(1):
         return {
-            "jaccard_accuracy": float(np.mean(overlap_predicted == y_test.astype(bool))),
-            "bow_logreg_accuracy": float(np.mean(bag_model.predict(_bag_features(test)) == y_test)),
-            "layout_gbm_accuracy": float(np.mean(layout_model.predict(_layout_features(test)) == y_test)),
+            "jaccard_accuracy": (sign * np.array(_overlaps(test)) >= threshold).astype(int),
+            "bow_logreg_accuracy": np.asarray(bag_model.predict(_bag_features(test))),
+            "layout_gbm_accuracy": np.asarray(layout_model.predict(_layout_features(test))),
         }
 
 

@@ -51,6 +51,8 @@ class ReuseModule(pl.LightningModule, ABC):
         # trainable layers would train without dropout
         self.train()
 
+    # test-split row index -> predicted label, after trainer.test on a classification or pair task
+    test_predictions: dict[int, int] | None = None
     through_wrapper = False  # set by strategies whose adapter acts in the wrapper's forward
 
     @abstractmethod
@@ -97,7 +99,10 @@ class ReuseModule(pl.LightningModule, ABC):
         self.log(f"{stage}/loss", output.loss, sync_dist=True, batch_size=_batch_size(batch))
         store = self._outputs.setdefault(stage, [])
         if self.family in ("classification", "pair"):
-            getattr(self, f"{stage}_metrics").update(output.logits.argmax(dim=-1), batch["labels"])
+            predicted = output.logits.argmax(dim=-1)
+            getattr(self, f"{stage}_metrics").update(predicted, batch["labels"])
+            if stage == "test" and "index" in batch:  # per-example results (accuracy per pair kind)
+                store.append((batch["index"], predicted))
         elif self.family == "retrieval":
             store.append((self.model.embed_queries(batch), self.model.embed_codes(batch)))
         else:
@@ -116,6 +121,10 @@ class ReuseModule(pl.LightningModule, ABC):
             metrics = getattr(self, f"{stage}_metrics")
             self.log_dict(metrics.compute())
             metrics.reset()
+            if store:
+                indices = self.all_gather(torch.cat([i for i, _ in store])).reshape(-1).tolist()
+                predicted = self.all_gather(torch.cat([p for _, p in store])).reshape(-1).tolist()
+                self.test_predictions = dict(zip(indices, predicted))  # DDP's padded repeats collapse
         elif self.family == "retrieval" and store:
             queries = self.all_gather(torch.cat([q for q, _ in store])).reshape(-1, store[0][0].shape[-1])
             codes = self.all_gather(torch.cat([c for _, c in store])).reshape(-1, store[0][1].shape[-1])
