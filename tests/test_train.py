@@ -69,6 +69,7 @@ def test_training_learns_well_above_the_tasks_floor(tmp_path, code_tree):
 
 
 def test_pair_results_are_broken_down_by_kind_beside_the_floors(tmp_path, code_tree, capsys):
+    # (tests/test_sweeps.py checks the same keys and values come back from DDP workers)
     metrics = train(tmp_path, code_tree, "task=clone")
     kinds = sorted(k.removeprefix("test/acc/") for k in metrics if k.startswith("test/acc/"))
     assert kinds and set(kinds) <= {"rewrite", "hard_negative", "sibling"} and "rewrite" in kinds

@@ -22,7 +22,7 @@ from codereuse.data.card import floor, floor_predictions, format_card
 from codereuse.data.datamodule import CodeDataModule, subsample
 from codereuse.data.registry import load_task
 from codereuse.errors import CodereuseError, ConfigError, Interrupted
-from codereuse.metrics.by_kind import kind_metrics
+from codereuse.metrics.by_kind import floor_by_kind, record_kinds
 
 
 def run(cfg: DictConfig) -> dict:
@@ -45,6 +45,8 @@ def run(cfg: DictConfig) -> dict:
         check_fits(checkpoint, record, ckpt_path, cfg, module)
         del checkpoint
     datamodule = build_datamodule(cfg, data, module.tokenizer, module)
+    if data.family in ("classification", "pair"):  # test row i is record i of the evaluated subset
+        module.test_kinds = record_kinds(subsample(data.splits["test"], cfg.task.max_eval_examples, cfg.data.seed))
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     if cfg.get("analysis") is not None:  # analysis=layers: Telly's probes / drift around fit
@@ -74,9 +76,9 @@ def run(cfg: DictConfig) -> dict:
         if cfg.test:
             evaluated = evaluated_test_records(cfg, data, trainer)
             metrics["test/floor_name"], metrics["test/floor"] = floor(data, evaluated)
-            if module.test_predictions and any("kind" in r for r in evaluated):
-                metrics.update(kind_metrics(evaluated, module.test_predictions,
-                                            floor_predictions(data, metrics["test/floor_name"], evaluated)))
+            floor_predicted = floor_predictions(data, metrics["test/floor_name"], evaluated)
+            if module.test_kinds and floor_predicted is not None:
+                metrics.update(floor_by_kind(evaluated, floor_predicted))
         metrics.update(counts, trainable_fraction=counts["trainable_params"] / counts["total_params"],
                        fit_seconds=fit_seconds, wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
         if trainer.is_global_zero:

@@ -15,6 +15,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from codereuse.errors import ConfigError
 from codereuse.methods.freeze import count_parameters
+from codereuse.metrics.by_kind import accuracy_by_kind
 from codereuse.methods.task_model import TaskModel
 from codereuse.metrics import exact_match, mean_reciprocal_rank, smoothed_bleu
 from codereuse.metrics.classification import classification_metrics
@@ -51,8 +52,8 @@ class ReuseModule(pl.LightningModule, ABC):
         # trainable layers would train without dropout
         self.train()
 
-    # test-split row index -> predicted label, after trainer.test on a classification or pair task
-    test_predictions: dict[int, int] | None = None
+    # the kind of each test row (codereuse.metrics.by_kind), set by cli.train: test/acc/<kind> is logged
+    test_kinds: list[str | None] | None = None
     through_wrapper = False  # set by strategies whose adapter acts in the wrapper's forward
 
     @abstractmethod
@@ -101,8 +102,8 @@ class ReuseModule(pl.LightningModule, ABC):
         if self.family in ("classification", "pair"):
             predicted = output.logits.argmax(dim=-1)
             getattr(self, f"{stage}_metrics").update(predicted, batch["labels"])
-            if stage == "test" and "index" in batch:  # per-example results (accuracy per pair kind)
-                store.append((batch["index"], predicted))
+            if stage == "test" and self.test_kinds and "index" in batch:  # accuracy per example kind
+                store.append((batch["index"], predicted, batch["labels"]))
         elif self.family == "retrieval":
             store.append((self.model.embed_queries(batch), self.model.embed_codes(batch)))
         else:
@@ -121,10 +122,13 @@ class ReuseModule(pl.LightningModule, ABC):
             metrics = getattr(self, f"{stage}_metrics")
             self.log_dict(metrics.compute())
             metrics.reset()
-            if store:
-                indices = self.all_gather(torch.cat([i for i, _ in store])).reshape(-1).tolist()
-                predicted = self.all_gather(torch.cat([p for _, p in store])).reshape(-1).tolist()
-                self.test_predictions = dict(zip(indices, predicted))  # DDP's padded repeats collapse
+            if store:  # logged, so they also come back from spawned DDP workers
+                indices, predicted, labels = (self.all_gather(torch.cat([row[k] for row in store])).reshape(-1).tolist()
+                                              for k in range(3))
+                # dicts: DDP's padded repeats of an example collapse into one
+                by_kind = accuracy_by_kind(self.test_kinds, dict(zip(indices, labels)), dict(zip(indices, predicted)))
+                for kind, value in by_kind.items():
+                    self.log(f"test/acc/{kind}", value)
         elif self.family == "retrieval" and store:
             queries = self.all_gather(torch.cat([q for q, _ in store])).reshape(-1, store[0][0].shape[-1])
             codes = self.all_gather(torch.cat([c for _, c in store])).reshape(-1, store[0][1].shape[-1])

@@ -6,18 +6,26 @@ from __future__ import annotations
 from collections import defaultdict
 
 
-def accuracy_by_kind(records: list[dict], predicted: dict[int, int] | list[int]) -> dict[str, float]:
-    """``{kind: accuracy}`` over the records with a prediction (``predicted[i]`` is record ``i``'s)."""
+def accuracy_by_kind(kinds: list[str | None], labels: dict[int, int] | list[int],
+                     predicted: dict[int, int] | list[int]) -> dict[str, float]:
+    """``{kind: accuracy}`` over the examples with a prediction: ``kinds[i]`` is example ``i``'s
+    kind (None: not counted), ``labels[i]`` and ``predicted[i]`` its true and predicted label."""
+    available = predicted.keys() if isinstance(predicted, dict) else range(len(predicted))
     hits: dict[str, list[bool]] = defaultdict(list)
-    for index, record in enumerate(records):
-        if "kind" in record and (index in predicted if isinstance(predicted, dict) else index < len(predicted)):
-            hits[record["kind"]].append(int(predicted[index]) == int(record["label"]))
+    for index in available:
+        if index < len(kinds) and kinds[index] is not None:
+            hits[kinds[index]].append(int(predicted[index]) == int(labels[index]))
     return {kind: sum(values) / len(values) for kind, values in sorted(hits.items())}
 
 
-def kind_metrics(records: list[dict], predicted: dict[int, int], floor_predicted: list[int] | None = None) -> dict[str, float]:
-    """``test/acc/<kind>`` for the model and, given the floor's predictions, ``test/floor/<kind>``."""
-    out = {f"test/acc/{kind}": value for kind, value in accuracy_by_kind(records, predicted).items()}
-    if floor_predicted is not None:
-        out.update({f"test/floor/{kind}": value for kind, value in accuracy_by_kind(records, floor_predicted).items()})
-    return out
+def record_kinds(records: list[dict]) -> list[str | None] | None:
+    """Each record's kind, or None when no record has one."""
+    kinds = [r.get("kind") for r in records]
+    return kinds if any(k is not None for k in kinds) else None
+
+
+def floor_by_kind(records: list[dict], floor_predicted: list[int]) -> dict[str, float]:
+    """``test/floor/<kind>``: a floor's accuracy on each kind of the evaluated records."""
+    kinds = record_kinds(records) or []
+    return {f"test/floor/{kind}": value
+            for kind, value in accuracy_by_kind(kinds, [r["label"] for r in records], floor_predicted).items()}
