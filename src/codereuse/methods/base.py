@@ -15,9 +15,9 @@ from transformers import get_linear_schedule_with_warmup
 
 from codereuse.errors import ConfigError
 from codereuse.methods.freeze import count_parameters
-from codereuse.metrics.by_kind import accuracy_by_kind
 from codereuse.methods.task_model import TaskModel
 from codereuse.metrics import exact_match, mean_reciprocal_rank, smoothed_bleu
+from codereuse.metrics.by_kind import accuracy_by_kind
 from codereuse.metrics.classification import classification_metrics
 from codereuse.models import Backbone, BackboneSpec, load_backbone
 from codereuse.utils.distributed import gather_lists
