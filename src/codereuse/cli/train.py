@@ -46,7 +46,7 @@ def run(cfg: DictConfig) -> dict:
         del checkpoint
     datamodule = build_datamodule(cfg, data, module.tokenizer, module)
     if data.family in ("classification", "pair"):  # test row i is record i of the evaluated subset
-        module.test_kinds = record_kinds(subsample(data.splits["test"], cfg.task.max_eval_examples, cfg.data.seed))
+        module.test_kinds = record_kinds(_test_subset(cfg, data))
     loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
     if cfg.get("analysis") is not None:  # analysis=layers: Telly's probes / drift around fit
@@ -76,9 +76,10 @@ def run(cfg: DictConfig) -> dict:
         if cfg.test:
             evaluated = evaluated_test_records(cfg, data, trainer)
             metrics["test/floor_name"], metrics["test/floor"] = floor(data, evaluated)
-            floor_predicted = floor_predictions(data, metrics["test/floor_name"], evaluated)
-            if module.test_kinds and floor_predicted is not None:
-                metrics.update(floor_by_kind(evaluated, floor_predicted))
+            if module.test_kinds:  # the floor's accuracy per kind, beside the model's
+                floor_predicted = floor_predictions(data, metrics["test/floor_name"], evaluated)
+                if floor_predicted is not None:
+                    metrics.update(floor_by_kind(evaluated, floor_predicted))
         metrics.update(counts, trainable_fraction=counts["trainable_params"] / counts["total_params"],
                        fit_seconds=fit_seconds, wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
         if trainer.is_global_zero:
@@ -124,10 +125,15 @@ def _choice(group: str) -> str:
     return HydraConfig.get().runtime.choices.get(group, "?") if HydraConfig.initialized() else "?"
 
 
+def _test_subset(cfg: DictConfig, data) -> list[dict]:
+    """The seeded ``task.max_eval_examples`` subset of the test split, in the datamodule's row order."""
+    return subsample(data.splits["test"], cfg.task.max_eval_examples, cfg.data.seed)
+
+
 def evaluated_test_records(cfg: DictConfig, data, trainer: pl.Trainer) -> list[dict]:
     """The test records the model was scored on: the seeded ``task.max_eval_examples`` subset the
     datamodule encodes, cut to the batches ``trainer.limit_test_batches`` let through."""
-    records = subsample(data.splits["test"], cfg.task.max_eval_examples, cfg.data.seed)
+    records = _test_subset(cfg, data)
     batches = trainer.num_test_batches[0] if trainer.num_test_batches else float("inf")
     if batches != float("inf"):
         records = records[: int(batches) * (cfg.task.eval_batch_size or cfg.task.batch_size)]

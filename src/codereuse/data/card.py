@@ -39,7 +39,7 @@ def floors(task: TaskData, test_records: list[dict] | None = None) -> dict[str, 
     test = task.splits["test"] if test_records is None else test_records
     train = task.splits["train"]
     if task.family == "classification":
-        majority = Counter(r["label"] for r in train).most_common(1)[0][0]
+        majority = _majority(train)
         return {"majority_accuracy": _mean(r["label"] == majority for r in test)}
     if task.family == "pair":
         from .pair_floors import pair_floors  # scikit-learn: only needed here
@@ -58,12 +58,15 @@ def floor(task: TaskData, test_records: list[dict] | None = None) -> tuple[str, 
 def floor_predictions(task: TaskData, name: str, test_records: list[dict]) -> list[int] | None:
     """The labels floor ``name`` predicts for ``test_records`` (label-predicting floors only)."""
     if task.family == "classification" and name == "majority_accuracy":
-        majority = Counter(r["label"] for r in task.splits["train"]).most_common(1)[0][0]
-        return [majority] * len(test_records)
+        return [_majority(task.splits["train"])] * len(test_records)
     if task.family == "pair":
         from .pair_floors import pair_floor_predictions
-        return pair_floor_predictions(task.splits["train"], test_records)[name].tolist()
+        return pair_floor_predictions(task.splits["train"], test_records, names=(name,))[name].tolist()
     return None
+
+
+def _majority(train: list[dict]) -> int:
+    return Counter(r["label"] for r in train).most_common(1)[0][0]
 
 
 def _mean(values) -> float:

@@ -34,19 +34,19 @@ def pair_floors(train: list[dict], test: list[dict]) -> dict[str, float]:
             for name, predicted in pair_floor_predictions(train, test).items()}
 
 
-def pair_floor_predictions(train: list[dict], test: list[dict]) -> dict[str, np.ndarray]:
-    """Each floor's predicted label for every test pair (per-kind accuracy of a floor)."""
-    names = ("jaccard_accuracy", "bow_logreg_accuracy", "layout_gbm_accuracy")
+FLOORS = ("jaccard_accuracy", "bow_logreg_accuracy", "layout_gbm_accuracy")
+
+
+def pair_floor_predictions(train: list[dict], test: list[dict], names: tuple[str, ...] = FLOORS) -> dict[str, np.ndarray]:
+    """The predicted label of each named floor for every test pair (per-kind accuracy of a floor)."""
     if not test:
         return {name: np.zeros(0, dtype=int) for name in names}
-    jaccard_cut, bag_model, layout_model = _fitted(train)
-    sign, threshold = jaccard_cut
+    (sign, threshold), bag_model, layout_model = _fitted(train)
+    predict = {"jaccard_accuracy": lambda: (sign * np.array(_overlaps(test)) >= threshold).astype(int),
+               "bow_logreg_accuracy": lambda: np.asarray(bag_model.predict(_bag_features(test))),
+               "layout_gbm_accuracy": lambda: np.asarray(layout_model.predict(_layout_features(test)))}
     with threadpool_limits(1):
-        return {
-            "jaccard_accuracy": (sign * np.array(_overlaps(test)) >= threshold).astype(int),
-            "bow_logreg_accuracy": np.asarray(bag_model.predict(_bag_features(test))),
-            "layout_gbm_accuracy": np.asarray(layout_model.predict(_layout_features(test))),
-        }
+        return {name: predict[name]() for name in names}
 
 
 # One run scores the floors twice (the card on the whole test split, the result table on the
