@@ -137,3 +137,32 @@ def test_select_end_to_end_with_evaluation(tmp_path, code_tree, capsys):
     header = (tmp_path / "selection.csv").read_text().splitlines()[0]
     assert header.startswith("candidate,kind,params,logme") and header.endswith("ground_truth")
     assert "rankings vs fine-tuned test/f1" in capsys.readouterr().out
+
+
+def test_truncated_candidates_read_their_parents_pass_exactly(tmp_path, monkeypatch):
+    monkeypatch.setenv("CODEREUSE_CACHE", str(tmp_path))
+    gpt = {"name": "tiny_gpt", "family": "decoder", "source": "tiny", "max_length": 64, "pooling": "last",
+           "tiny": {"arch": "gpt2", "hidden": 32, "layers": 3, "heads": 2}}
+    pool = {"models": {"tiny": TINY, "gpt": gpt},
+            "candidates": {"tiny": {"model": "tiny"}, "tiny_l2": {"model": "tiny", "kind": "truncated", "layers": 2},
+                           "gpt": {"model": "gpt"}, "gpt_l1": {"model": "gpt", "kind": "truncated", "layers": 1}}}
+    candidates, _ = build_pool(pool, "classify", say=lambda line: None)
+    probe = probe_sample(classification_task({0: 6, 1: 6}), 8, seed=0)
+    from codereuse.selection import features as module
+
+    passes = []
+    real = module.layer_features
+    monkeypatch.setattr(module, "layer_features", lambda backbone, *a, **k: passes.append(k["layers"]) or real(backbone, *a, **k))
+    options = {"cache_dir": tmp_path / "features", "progress": False, "max_length": 64}
+    shared, skipped = module.pool_features(candidates, probe, **options)
+    assert skipped == [] and list(shared) == ["tiny", "tiny_l2", "gpt", "gpt_l1"]
+    assert passes == [[2, 3], [1, 3], [1]]  # tiny's one pass serves tiny_l2; gpt_l1 needs its own
+    alone = {c.name: candidate_features(c.spec, probe, **{**options, "cache_dir": tmp_path / "alone"}) for c in candidates}
+    for name in shared:
+        assert list(shared[name].layers) == [alone[name].depth]
+        np.testing.assert_allclose(shared[name].layers[alone[name].depth], alone[name].layers[alone[name].depth],
+                                   rtol=1e-5, atol=1e-6)
+        assert shared[name].weights == alone[name].weights and shared[name].params == alone[name].params
+    # gpt2 normalises after its stack, so its cut model is not its parent's lower layer: extracted alone
+    gpt_parent = candidate_features(gpt, probe, layers=[1], **{**options, "cache_dir": tmp_path / "parent"})
+    assert not np.allclose(gpt_parent.layers[1], shared["gpt_l1"].layers[1], atol=1e-4)

@@ -14,10 +14,10 @@ from rich.table import Table
 
 from codereuse.cli.report import write_metrics
 from codereuse.data.registry import load_task
-from codereuse.errors import CodereuseError, ConfigError
+from codereuse.errors import ConfigError
 from codereuse.selection.brute_force import fine_tune, other_task_results
 from codereuse.selection.candidates import build_pool
-from codereuse.selection.features import candidate_features
+from codereuse.selection.features import candidate_features, pool_features
 from codereuse.selection.layers import layer_curve, suggest_freeze_depth
 from codereuse.selection.plots import layer_plot, score_vs_truth
 from codereuse.selection.probe import probe_sample
@@ -40,17 +40,10 @@ def run(cfg: DictConfig) -> dict:
     if not scorers:
         raise ConfigError("scorer", None, hint="choose scorer=all or one scorer name")
 
-    features, weights = {}, {}
-    for candidate in candidates:
-        try:
-            found = candidate_features(candidate.spec, probe, layers="last", pooling=cfg.probe.pooling,
-                                       max_length=min(cfg.probe.max_length, cfg.task.max_length),
-                                       batch_size=cfg.probe.batch_size)
-        except (CodereuseError, OSError, RuntimeError, ValueError) as error:
-            skipped.append(f"{candidate.name}: {str(error).splitlines()[0]}")
-            print(f"skipped candidate {skipped[-1]}")
-            continue
-        features[candidate.name], weights[candidate.name] = found, found.weights
+    features, failed = pool_features(candidates, probe, pooling=cfg.probe.pooling, batch_size=cfg.probe.batch_size,
+                                     max_length=min(cfg.probe.max_length, cfg.task.max_length))
+    skipped += failed
+    weights = {name: found.weights for name, found in features.items()}
     if len(features) < 2:
         raise ConfigError("pool", cfg.pool.name, hint=f"fewer than two candidates loaded; skipped: {skipped}")
     kept = [c for c in candidates if c.name in features]

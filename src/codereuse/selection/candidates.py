@@ -38,6 +38,8 @@ class Candidate:
     control: bool = False  # an obvious loser (random weights, one layer) that flatters trivial rankers
     pretraining: dict = field(default_factory=dict)  # {"examples": ..., "code": bool}, for the baseline
     note: str = ""
+    parent: dict | None = None  # truncated: the spec of the model it was cut from ...
+    layers: int | None = None  # ... and how many of its layers it keeps
 
     @property
     def label(self) -> str:
@@ -81,7 +83,8 @@ def _configured(name: str, entry: dict, models: dict) -> Candidate:
         load_backbone(base)  # fail here, in one line, rather than halfway through extraction
         return Candidate(name, kind, base, **info)
     if kind == "truncated":
-        path = truncated(base, int(entry["layers"]))
+        info.update(parent=base, layers=int(entry["layers"]))
+        path = truncated(base, info["layers"])
     elif kind == "reinit":
         path = reinitialised(base, int(entry.get("seed", 0)))
         info["pretraining"] = {"examples": 0, "code": False}

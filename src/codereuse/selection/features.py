@@ -4,6 +4,9 @@ Extraction reuses :func:`codereuse.analysis.features.layer_features` (one forwar
 requested layer). Each (weights, layer, pooling, max length, probe data) entry is one ``.npy`` file
 written atomically, with a sidecar holding the extraction time, so a cached run still reports what
 selection costs cold. Pair tasks get the clone head's features ``[u, v, |u - v|, u * v]``.
+A truncated candidate whose parent is in the pool reads the parent's features at its depth from the
+parent's one forward pass: for architectures with no final norm after the layer stack, hidden state
+``i`` *is* the output of the model cut to ``i`` layers (tested), so the cut model's pass is redundant.
 """
 from __future__ import annotations
 
@@ -20,11 +23,14 @@ import torch
 
 from codereuse.analysis.features import depth, layer_features
 from codereuse.data.cache import default_cache_dir
+from codereuse.errors import CodereuseError
 from codereuse.methods.heads import pair_features
 from codereuse.models import Backbone, load_backbone
 from codereuse.selection.probe import ProbeSample
 
 FORMAT = 1
+# model_type values whose hidden state i equals the output of the same model cut to i layers
+EXACT_CUT = frozenset({"bert", "roberta", "mpnet", "electra", "xlm-roberta", "camembert"})
 
 
 @dataclass
@@ -48,12 +54,14 @@ def weights_fingerprint(backbone: Backbone) -> str:
 
 def candidate_features(spec: dict, probe: ProbeSample, *, layers: str | list[int] = "last",
                        pooling: str | None = None, max_length: int = 128, batch_size: int = 32,
-                       cache_dir: str | Path | None = None, progress: bool = True) -> CandidateFeatures:
-    """Features of the model ``spec`` at ``layers`` ("last", "all" or hidden-state indices)."""
+                       cache_dir: str | Path | None = None, progress: bool = True,
+                       also: list[int] = ()) -> CandidateFeatures:
+    """Features of the model ``spec`` at ``layers`` ("last", "all" or hidden-state indices), plus
+    the hidden-state indices ``also`` from the same forward pass (those at or below its depth)."""
     started = time.perf_counter()
     backbone = load_backbone(spec)
     total_depth = depth(backbone)
-    wanted = _layers(layers, total_depth)
+    wanted = sorted(set(_layers(layers, total_depth)) | {i for i in also if 0 <= i <= total_depth})
     how = pooling or backbone.spec.pooling
     length = min(max_length, backbone.spec.max_length)
     root = Path(cache_dir) if cache_dir else default_cache_dir() / "selection" / "features"
@@ -73,6 +81,53 @@ def candidate_features(spec: dict, probe: ProbeSample, *, layers: str | list[int
     params = sum(p.numel() for p in backbone.model.parameters())
     return CandidateFeatures({layer: example_features(pooled[layer][0], probe) for layer in wanted},
                              total_depth, params, seconds, weights)
+
+
+def pool_features(candidates: list, probe: ProbeSample, *, say=print,
+                  **options) -> tuple[dict[str, CandidateFeatures], list[str]]:
+    """Last-layer features of every candidate (``options`` as :func:`candidate_features`'s), and one
+    line per candidate that failed. A truncated candidate of a pre-trained one in the pool shares its
+    parent's forward pass and costs only its own loading (for its weights key and size)."""
+    children = {c.name: [k for k in candidates if k.parent is not None and k.parent == c.spec]
+                for c in candidates if c.kind == "pretrained"}
+    features, skipped = {}, []
+
+    def attempt(candidate, extract) -> None:
+        try:
+            features[candidate.name] = extract()
+        except (CodereuseError, OSError, RuntimeError, ValueError) as error:
+            skipped.append(f"{candidate.name}: {str(error).splitlines()[0]}")
+            say(f"skipped candidate {skipped[-1]}")
+
+    for parent in (c for c in candidates if children.get(c.name)):
+        cuts = [child.layers for child in children[parent.name]]
+        attempt(parent, lambda: candidate_features(parent.spec, probe, also=cuts, **options))
+    for candidate in candidates:
+        parent = next((features[name] for name, kids in children.items()
+                       if any(kid is candidate for kid in kids) and name in features), None)
+        shared = _cut_features(candidate, parent) if parent is not None else None
+        if shared is not None:
+            features[candidate.name] = shared
+        elif candidate.name not in features:
+            attempt(candidate, lambda: candidate_features(candidate.spec, probe, **options))
+    for found in features.values():  # each candidate ranks on its own last layer
+        found.layers = {found.depth: found.layers[found.depth]}
+    return {c.name: features[c.name] for c in candidates if c.name in features}, skipped
+
+
+def _cut_features(child, parent: CandidateFeatures) -> CandidateFeatures | None:
+    """``child``'s features read from its parent's layer ``child.layers``; None where that is not
+    exact (an architecture with a norm after its layer stack) or the child does not load."""
+    started = time.perf_counter()
+    try:
+        backbone = load_backbone(child.spec)  # its own weights key and size; no forward pass
+    except (CodereuseError, OSError, RuntimeError, ValueError):
+        return None  # extracted on its own, which reports the error in one line
+    if backbone.model.config.model_type not in EXACT_CUT or depth(backbone) != child.layers:
+        return None
+    params = sum(p.numel() for p in backbone.model.parameters())
+    return CandidateFeatures({child.layers: parent.layers[child.layers]}, child.layers, params,
+                             time.perf_counter() - started, weights_fingerprint(backbone))
 
 
 def example_features(text_features: np.ndarray, probe: ProbeSample) -> np.ndarray:
