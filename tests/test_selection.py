@@ -166,3 +166,20 @@ def test_truncated_candidates_read_their_parents_pass_exactly(tmp_path, monkeypa
     # gpt2 normalises after its stack, so its cut model is not its parent's lower layer: extracted alone
     gpt_parent = candidate_features(gpt, probe, layers=[1], **{**options, "cache_dir": tmp_path / "parent"})
     assert not np.allclose(gpt_parent.layers[1], shared["gpt_l1"].layers[1], atol=1e-4)
+
+
+def test_bf16_extraction_is_close_to_fp32_cached_apart_and_a_wrong_precision_fails_in_one_line(tmp_path):
+    from codereuse.errors import ConfigError
+    from codereuse.selection.features import resolve_precision
+
+    probe = probe_sample(classification_task({0: 6, 1: 6}), 8, seed=0)
+    fp32 = candidate_features(TINY, probe, cache_dir=tmp_path, progress=False)
+    bf16 = candidate_features(TINY, probe, cache_dir=tmp_path, progress=False, precision="bfloat16")
+    assert len(list(tmp_path.glob("*.npy"))) == 2  # one entry each: a bf16 run never serves an fp32 one
+    a, b = fp32.layers[3], bf16.layers[3]
+    assert not np.array_equal(a, b)
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.999
+    assert resolve_precision("auto") in {"float32", "bfloat16"} and resolve_precision("float32") == "float32"
+    with pytest.raises(ConfigError, match="probe.precision"):
+        resolve_precision("fp16")

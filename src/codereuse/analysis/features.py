@@ -19,6 +19,9 @@ from codereuse.models import Backbone, load_backbone
 from codereuse.models.layers import layer_stacks
 
 
+PRECISIONS = frozenset({"float32", "bfloat16"})
+
+
 @dataclass
 class LayerFeatures:
     layers: list[int]
@@ -65,16 +68,20 @@ def trained_backbone(module) -> Backbone:
 
 def layer_features(backbone: Backbone, texts: list[str], *, layers: list[int], max_length: int,
                    batch_size: int = 16, pooling: str = "mean", positions: list[list[int]] | None = None,
-                   desc: str = "features", progress: bool = True) -> LayerFeatures:
+                   desc: str = "features", progress: bool = True, precision: str = "float32") -> LayerFeatures:
     """Per-layer features of ``texts``: pooled over each input, and the states at ``positions``
-    (per text, indices into :func:`encode`'s tokens) when given."""
+    (per text, indices into :func:`encode`'s tokens) when given. ``precision="bfloat16"`` runs the
+    forward passes under bf16 autocast (about 2x faster on CPUs with AVX512-BF16), pooling in fp32."""
+    if precision not in PRECISIONS:
+        raise ConfigError("precision", precision, sorted(PRECISIONS))
     encodings = encode(backbone.tokenizer, texts, max_length)["input_ids"]
     order = sorted(range(len(texts)), key=lambda i: len(encodings[i]))  # similar lengths: little padding
     pooled = [None] * len(texts)
     picked = [None] * len(texts)
     network = _encoder(backbone)
     device = next(network.parameters()).device
-    with _eval_mode(network), torch.inference_mode():
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bfloat16")
+    with _eval_mode(network), torch.inference_mode(), autocast:
         for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
             batch = order[start:start + batch_size]
             # right padding whatever the tokenizer's default (GPT-style ones pad left): "last" pooling

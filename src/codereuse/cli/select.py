@@ -17,7 +17,7 @@ from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
 from codereuse.selection.brute_force import fine_tune, other_task_results
 from codereuse.selection.candidates import build_pool
-from codereuse.selection.features import candidate_features, pool_features
+from codereuse.selection.features import candidate_features, pool_features, resolve_precision
 from codereuse.selection.layers import layer_curve, suggest_freeze_depth
 from codereuse.selection.plots import layer_plot, score_vs_truth
 from codereuse.selection.probe import probe_sample
@@ -40,8 +40,10 @@ def run(cfg: DictConfig) -> dict:
     if not scorers:
         raise ConfigError("scorer", None, hint="choose scorer=all or one scorer name")
 
+    precision = resolve_precision(cfg.probe.precision)
+    print(f"feature extraction in {precision}")
     features, failed = pool_features(candidates, probe, pooling=cfg.probe.pooling, batch_size=cfg.probe.batch_size,
-                                     max_length=min(cfg.probe.max_length, cfg.task.max_length))
+                                     max_length=min(cfg.probe.max_length, cfg.task.max_length), precision=precision)
     skipped += failed
     weights = {name: found.weights for name, found in features.items()}
     if len(features) < 2:
@@ -97,7 +99,7 @@ def _layer_selection(cfg, candidates, probe, output_dir) -> dict:
         raise ConfigError("layer_selection.model", name, sorted(by_name))
     features = candidate_features(by_name[name].spec, probe, layers="all", pooling=cfg.probe.pooling,
                                   max_length=min(cfg.probe.max_length, cfg.task.max_length),
-                                  batch_size=cfg.probe.batch_size)
+                                  batch_size=cfg.probe.batch_size, precision=resolve_precision(cfg.probe.precision))
     curves = {scorer: layer_curve(features, probe.labels, instantiate(node))
               for scorer, node in cfg.layer_selection.scorers.items()}
     first = next(iter(curves))

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codereuse.analysis.features import depth, layer_features
+from codereuse.analysis.features import PRECISIONS, depth, layer_features
 from codereuse.data.cache import default_cache_dir
-from codereuse.errors import CodereuseError
+from codereuse.errors import CodereuseError, ConfigError
 from codereuse.methods.heads import pair_features
 from codereuse.models import Backbone, load_backbone
 from codereuse.selection.probe import ProbeSample
@@ -55,7 +55,7 @@ def weights_fingerprint(backbone: Backbone) -> str:
 def candidate_features(spec: dict, probe: ProbeSample, *, layers: str | list[int] = "last",
                        pooling: str | None = None, max_length: int = 128, batch_size: int = 32,
                        cache_dir: str | Path | None = None, progress: bool = True,
-                       also: list[int] = ()) -> CandidateFeatures:
+                       also: list[int] = (), precision: str = "float32") -> CandidateFeatures:
     """Features of the model ``spec`` at ``layers`` ("last", "all" or hidden-state indices), plus
     the hidden-state indices ``also`` from the same forward pass (those at or below its depth)."""
     started = time.perf_counter()
@@ -66,13 +66,16 @@ def candidate_features(spec: dict, probe: ProbeSample, *, layers: str | list[int
     length = min(max_length, backbone.spec.max_length)
     root = Path(cache_dir) if cache_dir else default_cache_dir() / "selection" / "features"
     weights = weights_fingerprint(backbone)
-    keys = {layer: _key(weights, layer, how, length, probe.fingerprint) for layer in wanted}
+    # fp32 keys keep their old form, so existing caches stay valid
+    keys = {layer: _key(weights, layer, how, length, probe.fingerprint, *([precision] if precision != "float32" else []))
+            for layer in wanted}
     pooled = {layer: _load(root, key) for layer, key in keys.items()}
     missing = [layer for layer, hit in pooled.items() if hit is None]
     seconds = sum(hit[1] for hit in pooled.values() if hit is not None)
     if missing:
         extracted = layer_features(backbone, probe.texts, layers=missing, max_length=length, batch_size=batch_size,
-                                   pooling=how, desc=f"features {backbone.spec.name}", progress=progress)
+                                   pooling=how, desc=f"features {backbone.spec.name}", progress=progress,
+                                   precision=precision)
         spent = (time.perf_counter() - started) / len(missing)
         for row, layer in enumerate(missing):
             _save(root, keys[layer], extracted.pooled[row], spent)
@@ -81,6 +84,17 @@ def candidate_features(spec: dict, probe: ProbeSample, *, layers: str | list[int
     params = sum(p.numel() for p in backbone.model.parameters())
     return CandidateFeatures({layer: example_features(pooled[layer][0], probe) for layer in wanted},
                              total_depth, params, seconds, weights)
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto``: bf16 where the CPU computes it natively (AVX512-BF16 / AMX) or on a GPU, else fp32."""
+    if precision != "auto":
+        if precision not in PRECISIONS:
+            raise ConfigError("probe.precision", precision, ["auto", *sorted(PRECISIONS)])
+        return precision
+    native = torch.cuda.is_available() or any(  # torch's own CPU-feature probes (absent in old builds)
+        getattr(torch.cpu, probe, lambda: False)() for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+    return "bfloat16" if native else "float32"
 
 
 def pool_features(candidates: list, probe: ProbeSample, *, say=print,
