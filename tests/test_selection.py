@@ -183,3 +183,25 @@ def test_bf16_extraction_is_close_to_fp32_cached_apart_and_a_wrong_precision_fai
     assert resolve_precision("auto") in {"float32", "bfloat16"} and resolve_precision("float32") == "float32"
     with pytest.raises(ConfigError, match="probe.precision"):
         resolve_precision("fp16")
+
+
+def test_brute_force_multirun_fine_tunes_each_candidate_as_a_job_and_reports_a_failed_one(tmp_path, code_tree):
+    from codereuse.selection.brute_force import cached_result, fine_tune_multirun
+
+    budget = ["freeze=top1", "trainer.max_steps=2", "trainer.max_epochs=1", "task.max_train_examples=16",
+              "task.max_eval_examples=16", "task.batch_size=8", "task.max_length=32", "trainer.limit_val_batches=0",
+              "callbacks=none", "logger=none", f"data.source_dir={code_tree}"]
+    common = {"task": "classify", "data_seed": 0, "seed": 0, "overrides": budget, "options": {"num_classes": 4}}
+    broken = {**TINY, "name": "broken", "source": "hub", "path": str(tmp_path / "missing")}
+    # "tiny" also names a model config: the job must train this spec, not conf/model/tiny.yaml
+    jobs = {"tiny": ({**TINY, "tiny": {**TINY["tiny"], "layers": 2}}, "w-tiny"), "broken": (broken, "w-broken")}
+    results, failed = fine_tune_multirun(jobs, **common, output_dir=tmp_path / "bf", monitor="f1",
+                                         conf_dir=str(ROOT / "conf"))
+    assert set(results) == {"tiny"} and 0.0 <= results["tiny"]["value"] <= 1.0
+    assert len(failed) == 1 and failed[0].startswith("broken:") and "\n" not in failed[0]
+    assert cached_result("w-tiny", **common)["value"] == results["tiny"]["value"]
+    assert cached_result("w-broken", **common) is None
+    config = json.loads((tmp_path / "bf" / "multirun" / "candidate-tiny" / "metrics.json").read_text())
+    assert config["test/f1"] == results["tiny"]["value"]
+    job = (tmp_path / "bf" / "multirun" / "candidate-tiny" / ".hydra" / "config.yaml").read_text()
+    assert "layers: 2" in job

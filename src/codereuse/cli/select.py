@@ -15,7 +15,7 @@ from rich.table import Table
 from codereuse.cli.report import write_metrics
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
-from codereuse.selection.brute_force import fine_tune, other_task_results
+from codereuse.selection.brute_force import cached_result, fine_tune, fine_tune_multirun, other_task_results
 from codereuse.selection.candidates import build_pool
 from codereuse.selection.features import candidate_features, pool_features, resolve_precision
 from codereuse.selection.layers import layer_curve, suggest_freeze_depth
@@ -79,16 +79,37 @@ def run(cfg: DictConfig) -> dict:
 
 
 def _ground_truth(cfg, candidates, weights, task, options, output_dir) -> tuple[dict[str, float], float]:
-    truth, seconds = {}, 0.0
+    """Every candidate's fine-tuned score at the brute-force budget: cached, else trained in this
+    process (``brute_force.launch=inline``) or as one ``train.py -m`` sweep (``multirun``)."""
     budget = list(cfg.brute_force.overrides)
-    for candidate in candidates:
-        result = fine_tune(candidate.name, candidate.spec, weights[candidate.name], task=task,
-                           data_seed=cfg.data.seed, seed=cfg.seed, overrides=budget, options=options,
-                           output_dir=output_dir / "brute_force")
-        truth[candidate.name] = result["value"]
+    common = {"task": task, "data_seed": cfg.data.seed, "seed": cfg.seed, "overrides": budget, "options": options}
+    launch = cfg.brute_force.launch
+    if launch not in ("inline", "multirun"):
+        raise ConfigError("brute_force.launch", launch, ["inline", "multirun"])
+    results = {c.name: cached_result(weights[c.name], **common) for c in candidates}
+    todo = [c for c in candidates if results[c.name] is None]
+    if todo and launch == "multirun":
+        print(f"ground truth: fine-tuning {len(todo)} candidates as one train.py multirun "
+              f"(launcher {cfg.brute_force.launcher or 'basic'})")
+        found, failed = fine_tune_multirun({c.name: (c.spec, weights[c.name]) for c in todo}, **common,
+                                           output_dir=output_dir / "brute_force", launcher=cfg.brute_force.launcher,
+                                           monitor=cfg.task.monitor.split("/", 1)[1])
+        results.update(found)
+        for line in failed:
+            print(f"ground truth {line}")
+    for candidate in todo if launch == "inline" else []:
+        results[candidate.name] = fine_tune(candidate.name, candidate.spec, weights[candidate.name], **common,
+                                            output_dir=output_dir / "brute_force")
+    truth, seconds = {}, 0.0
+    for name, result in results.items():
+        if result is None:
+            continue
+        truth[name] = result["value"]
         seconds += result["seconds"]
-        print(f"ground truth {candidate.name}: {result['metric']}={result['value']:.4f} "
+        print(f"ground truth {name}: {result['metric']}={result['value']:.4f} "
               f"({result['seconds']:.0f} s{', cached' if result['cached'] else ''})")
+    if len(truth) < 2:
+        raise ConfigError("brute_force", launch, hint="fewer than two candidates were fine-tuned; nothing to rank against")
     return truth, seconds
 
 

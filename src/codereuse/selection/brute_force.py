@@ -2,13 +2,17 @@
 ``run(cfg)``, and cache each result (keyed by the candidate's weights, task, split seed, budget).
 
 The train config is composed from ``conf/train.yaml`` with the budget's overrides, exactly as
-``python train.py <overrides> model.path=<candidate>`` would run it.
+``python train.py <overrides> model.path=<candidate>`` would run it: in this process, one candidate
+after another (``fine_tune``), or as one ``train.py -m`` multirun over the candidates' model
+configs (``fine_tune_multirun``), so ``hydra/launcher=parallel|slurm`` spreads them out.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +23,9 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from codereuse.data.cache import default_cache_dir
+
+
+PREFIX = "candidate-"  # the multirun's model config names
 
 
 def results_dir() -> Path:
@@ -33,10 +40,11 @@ def budget_key(task: str, data_seed: int, seed: int, overrides: list[str], optio
 def fine_tune(name: str, spec: dict, weights: str, *, task: str, data_seed: int, seed: int,
               overrides: list[str], options: dict, output_dir: Path, conf_dir: str | None = None) -> dict:
     """The cached result of fine-tuning one candidate, or a fresh run of ``train.py``'s run()."""
+    cached = cached_result(weights, task=task, data_seed=data_seed, seed=seed, overrides=overrides, options=options)
+    if cached is not None:
+        return cached
     budget = budget_key(task, data_seed, seed, overrides, options)
     path = results_dir() / f"{weights}-{budget}.json"
-    if path.is_file():
-        return {**json.loads(path.read_text()), "cached": True}
     cfg = _train_config(spec, task, data_seed, seed, overrides, options, output_dir / name, conf_dir)
     from codereuse.cli.train import run  # heavy: only when something must train
 
@@ -48,6 +56,49 @@ def fine_tune(name: str, spec: dict, weights: str, *, task: str, data_seed: int,
               "seconds": float(metrics["wall_seconds"]), "trainable_params": metrics.get("trainable_params")}
     _write_atomic(path, result)
     return {**result, "cached": False}
+
+
+def cached_result(weights: str, *, task: str, data_seed: int, seed: int, overrides: list[str],
+                  options: dict) -> dict | None:
+    path = results_dir() / f"{weights}-{budget_key(task, data_seed, seed, overrides, options)}.json"
+    return {**json.loads(path.read_text()), "cached": True} if path.is_file() else None
+
+
+def fine_tune_multirun(jobs: dict[str, tuple[dict, str]], *, task: str, data_seed: int, seed: int,
+                       overrides: list[str], options: dict, output_dir: Path, monitor: str,
+                       launcher: str | None = None, conf_dir: str | None = None) -> tuple[dict[str, dict], list[str]]:
+    """Fine-tune the candidates ``jobs`` (name -> (model spec, weights key)) as one ``train.py -m``
+    sweep over ``model=<name>``; each finished job's result is cached like ``fine_tune``'s. Returns
+    the results and one line per job that did not finish (its log is in its job directory)."""
+    models = output_dir / "conf" / "model"
+    models.mkdir(parents=True, exist_ok=True)
+    for name, (spec, _) in jobs.items():  # prefixed: never shadows a model config of the same name
+        OmegaConf.save(OmegaConf.create(spec), models / f"{PREFIX}{name}.yaml")
+    sweep = output_dir / "multirun"
+    command = [sys.executable, "-c", "from codereuse.cli.entry import train; train()", "-m",
+               f"hydra.searchpath=[file://{models.parent}]", f"model={','.join(PREFIX + name for name in jobs)}", f"task={task}",
+               f"seed={seed}", f"++data.seed={data_seed}", f"hydra.sweep.dir={sweep}",
+               "hydra.sweep.subdir=${hydra.runtime.choices.model}", *overrides,
+               *[f"++task.options.{key}={json.dumps(value)}" for key, value in options.items()],
+               *([f"hydra/launcher={launcher}"] if launcher else [])]
+    env = {**os.environ, "CODEREUSE_CONF": str(conf_dir or _primary_config_dir())}
+    with (output_dir / "multirun.log").open("w") as log:
+        subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+    results, failed = {}, []
+    for name, (_, weights) in jobs.items():
+        try:
+            metrics = json.loads((sweep / f"{PREFIX}{name}" / "metrics.json").read_text())
+            value = float(metrics[f"test/{monitor}"])
+        except (OSError, ValueError, KeyError):
+            failed.append(f"{name}: its fine-tuning job did not finish; see {output_dir / 'multirun.log'}")
+            continue
+        budget = budget_key(task, data_seed, seed, overrides, options)
+        results[name] = {"candidate": name, "weights": weights, "task": task, "budget": budget, "overrides": overrides,
+                         "metric": f"test/{monitor}", "value": value, "seconds": float(metrics["wall_seconds"]),
+                         "trainable_params": metrics.get("trainable_params")}
+        _write_atomic(results_dir() / f"{weights}-{budget}.json", results[name])
+        results[name] = {**results[name], "cached": False}
+    return results, failed
 
 
 def other_task_results(weights: dict[str, str], task: str) -> dict[str, dict[str, float]]:
