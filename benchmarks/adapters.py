@@ -50,18 +50,20 @@ def main() -> None:
     parser.add_argument("--eval", type=int, default=None, help="validation and test examples (default: the task's)")
     parser.add_argument("--max-length", type=int, default=None, help="tokens per code input (default: the task's)")
     parser.add_argument("--seeds", type=int, default=3, help="training seeds of the measured run")
+    parser.add_argument("--record", default=BENCHMARK,
+                        help="name of the tuned-LR record (benchmarks/tuned/<name>.yaml): one per budget you keep")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     arms = [Arm(a.name, a.overrides, a.lr_grid[: args.grid_size], a.lr_from) for a in ARMS if a.name in args.arms]
-    line = {"model": MODEL, "epochs": args.epochs, "train": args.train, "eval": args.eval, "max_length": args.max_length,
+    line = {"record": args.record, "model": MODEL, "epochs": args.epochs, "train": args.train, "eval": args.eval, "max_length": args.max_length,
             "seeds": args.seeds, "tasks": {}}
     for task in args.tasks:
         common = [f"model={MODEL}", f"task={task}", f"trainer.max_epochs={args.epochs}", "trainer.max_steps=-1",
                   "logger=none", "callbacks=none", "+trainer.enable_progress_bar=false", *_budget(args), *args.overrides]
         if args.tune:
-            tune(BENCHMARK, task, arms, common)
+            tune(args.record, task, arms, common)
             continue
-        results = run_arms(arms, common, load_tuned(BENCHMARK, task, arms), seeds=tuple(range(args.seeds)))
+        results = run_arms(arms, common, load_tuned(args.record, task, arms, common=common), seeds=tuple(range(args.seeds)))
         line["tasks"][task] = report(results)
     if not args.tune:
         print(json.dumps(line))
