@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reduced", action="store_true", help="fewer generations and distillation epochs")
     parser.add_argument("--pareto", action="store_true", help="also run search.mode=pareto and report its pick")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    # comma-separated, so that compress.py overrides may follow: --seeds 0,1 task=classify
+    parser.add_argument("--seeds", type=lambda text: [int(seed) for seed in text.split(",")], default=[0, 1, 2],
+                        help="distillation seeds, comma-separated (default 0,1,2)")
     parser.add_argument("overrides", nargs="*", help="compress.py overrides, e.g. teacher=outputs/teachers/...")
     args = parser.parse_args(argv)
     common = ["logger=none", "search.seed=0", *(REDUCED if args.reduced else []), *args.overrides]
