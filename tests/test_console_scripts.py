@@ -26,8 +26,9 @@ def test_each_console_script_composes_its_config_outside_the_checkout(tmp_path, 
 def test_a_missing_conf_directory_is_one_line(tmp_path):
     env = {**run_env(), "CODEREUSE_CONF": str(tmp_path / "nowhere")}
     # the checkout's conf/ is still found, so point the package at a copy without one
-    done = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; import codereuse.cli.entry as e; "
-                           "e.__file__ = '/nonexistent/a/b/c/entry.py'; e.conf_dir()"],
+    fake_install = tmp_path / "site" / "codereuse" / "cli" / "entry.py"  # no conf/ three levels up
+    done = subprocess.run([sys.executable, "-c", "import codereuse.cli.entry as e; "
+                           f"e.__file__ = {str(fake_install)!r}; e.conf_dir()"],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0 and "CODEREUSE_CONF" in done.stderr

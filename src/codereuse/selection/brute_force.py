@@ -40,28 +40,33 @@ def budget_key(task: str, data_seed: int, seed: int, overrides: list[str], optio
 def fine_tune(name: str, spec: dict, weights: str, *, task: str, data_seed: int, seed: int,
               overrides: list[str], options: dict, output_dir: Path, conf_dir: str | None = None) -> dict:
     """The cached result of fine-tuning one candidate, or a fresh run of ``train.py``'s run()."""
-    cached = cached_result(weights, task=task, data_seed=data_seed, seed=seed, overrides=overrides, options=options)
+    budget = {"task": task, "data_seed": data_seed, "seed": seed, "overrides": overrides, "options": options}
+    cached = cached_result(weights, **budget)
     if cached is not None:
         return cached
-    budget = budget_key(task, data_seed, seed, overrides, options)
-    path = results_dir() / f"{weights}-{budget}.json"
     cfg = _train_config(spec, task, data_seed, seed, overrides, options, output_dir / name, conf_dir)
     from codereuse.cli.train import run  # heavy: only when something must train
 
     with _hydra_config(cfg):
         metrics = run(cfg)
-    monitor = cfg.task.monitor.split("/", 1)[1]
-    result = {"candidate": name, "weights": weights, "task": task, "budget": budget, "overrides": overrides,
-              "metric": f"test/{monitor}", "value": float(metrics[f"test/{monitor}"]),
-              "seconds": float(metrics["wall_seconds"]), "trainable_params": metrics.get("trainable_params")}
-    _write_atomic(path, result)
-    return {**result, "cached": False}
+    return _record(name, weights, metrics, cfg.task.monitor.split("/", 1)[1], **budget)
 
 
 def cached_result(weights: str, *, task: str, data_seed: int, seed: int, overrides: list[str],
                   options: dict) -> dict | None:
     path = results_dir() / f"{weights}-{budget_key(task, data_seed, seed, overrides, options)}.json"
     return {**json.loads(path.read_text()), "cached": True} if path.is_file() else None
+
+
+def _record(name: str, weights: str, metrics: dict, monitor: str, *, task: str, data_seed: int, seed: int,
+            overrides: list[str], options: dict) -> dict:
+    """One fine-tuning run's result (from its ``metrics``), written to the results cache."""
+    budget = budget_key(task, data_seed, seed, overrides, options)
+    result = {"candidate": name, "weights": weights, "task": task, "budget": budget, "overrides": overrides,
+              "metric": f"test/{monitor}", "value": float(metrics[f"test/{monitor}"]),
+              "seconds": float(metrics["wall_seconds"]), "trainable_params": metrics.get("trainable_params")}
+    _write_atomic(results_dir() / f"{weights}-{budget}.json", result)
+    return {**result, "cached": False}
 
 
 def fine_tune_multirun(jobs: dict[str, tuple[dict, str]], *, task: str, data_seed: int, seed: int,
@@ -84,20 +89,14 @@ def fine_tune_multirun(jobs: dict[str, tuple[dict, str]], *, task: str, data_see
     env = {**os.environ, "CODEREUSE_CONF": str(conf_dir or _primary_config_dir())}
     with (output_dir / "multirun.log").open("w") as log:
         subprocess.run(command, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+    budget = {"task": task, "data_seed": data_seed, "seed": seed, "overrides": overrides, "options": options}
     results, failed = {}, []
     for name, (_, weights) in jobs.items():
         try:
             metrics = json.loads((sweep / f"{PREFIX}{name}" / "metrics.json").read_text())
-            value = float(metrics[f"test/{monitor}"])
+            results[name] = _record(name, weights, metrics, monitor, **budget)
         except (OSError, ValueError, KeyError):
             failed.append(f"{name}: its fine-tuning job did not finish; see {output_dir / 'multirun.log'}")
-            continue
-        budget = budget_key(task, data_seed, seed, overrides, options)
-        results[name] = {"candidate": name, "weights": weights, "task": task, "budget": budget, "overrides": overrides,
-                         "metric": f"test/{monitor}", "value": value, "seconds": float(metrics["wall_seconds"]),
-                         "trainable_params": metrics.get("trainable_params")}
-        _write_atomic(results_dir() / f"{weights}-{budget}.json", results[name])
-        results[name] = {**results[name], "cached": False}
     return results, failed
 
 

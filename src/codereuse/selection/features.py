@@ -116,9 +116,9 @@ def pool_features(candidates: list, probe: ProbeSample, *, say=print,
     for parent in (c for c in candidates if children.get(c.name)):
         cuts = [child.layers for child in children[parent.name]]
         attempt(parent, lambda: candidate_features(parent.spec, probe, also=cuts, **options))
+    parent_of = {id(kid): name for name, kids in children.items() for kid in kids}
     for candidate in candidates:
-        parent = next((features[name] for name, kids in children.items()
-                       if any(kid is candidate for kid in kids) and name in features), None)
+        parent = features.get(parent_of.get(id(candidate)))
         shared = _cut_features(candidate, parent) if parent is not None else None
         if shared is not None:
             features[candidate.name] = shared
