@@ -22,6 +22,7 @@ import json
 from compare import Arm, load_tuned, rounded, run_arms, tune
 
 BENCHMARK, MODEL, TASKS = "adapters", "minilm", ("clone", "classify")
+OUTPUT = ["strategy=transducer", "strategy.transducer.fuse_at=output", "strategy.transducer.cache=true"]
 # grids ordered most-plausible first: --grid-size k keeps the first k of each
 ARMS = [
     Arm("full", ["strategy=finetune", "freeze=none"], [1e-4, 5e-5, 2e-4]),
@@ -34,6 +35,9 @@ ARMS = [
     # a zero-initialised gate and a fresh GNN: 1e-3 was the best of {1e-3, 3e-4}, so larger steps next
     Arm("transducer", ["strategy=transducer"], [1e-3, 3e-3, 1e-2]),
     Arm("transducer_shuffled", ["strategy=transducer", "strategy.transducer.shuffle_graphs=true"], [1e-3, 3e-3, 1e-2]),
+    # the graph fused behind the frozen backbone (its token states computed once per example)
+    Arm("transducer_output", [*OUTPUT], [3e-3, 1e-3, 1e-2]),
+    Arm("transducer_output_shuffled", [*OUTPUT, "strategy.transducer.shuffle_graphs=true"], [3e-3, 1e-3, 1e-2]),
 ]
 KEPT = ("f1", "f1_se", "acc", "acc_se", "seconds", "seconds_se", "lr")
 COUNTS = ("adapter_params", "adapter_pct", "head_params", "head_pct")

@@ -134,3 +134,15 @@ def test_default_teacher_is_trained_then_reused_and_the_student_fits_the_budget(
     assert "reused" in second["teacher_note"] and second["teacher_checkpoint"] == first["teacher_checkpoint"]
     assert second["student/arch"] == first["student/arch"]  # same seed, same architecture
     assert second["teacher/accuracy"] == first["teacher/accuracy"]
+
+
+def test_harvested_code_that_copies_held_out_code_is_left_out_of_distillation():
+    from types import SimpleNamespace
+
+    from codereuse.cli.compress import without_held_out
+
+    test_code = "def area(w, h):\n    return w * h + 1"
+    data = SimpleNamespace(splits={"valid": [{"code": "def f():\n    pass"}], "test": [{"code": test_code}]})
+    harvested = [{"code": "def size(a, b):\n    return a * b + 2"},            # the test function, renamed
+                 {"code": "def size(a, b):\n    return [a, b]"}]                 # other code
+    assert without_held_out(harvested, data, ("code",)) == harvested[1:]

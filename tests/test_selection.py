@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from codereuse.data.types import TaskData
+from codereuse.errors import ConfigError
 from codereuse.models import load_backbone
 from codereuse.selection.candidates import build_pool, reinitialised, truncated
 from codereuse.selection.evaluation import heuristic_scores, ranking_metrics
@@ -117,6 +118,25 @@ def compose_select(overrides: list[str], output_dir):
     return compose_train(overrides, output_dir, config_name="select")
 
 
+def test_ground_truth_ranks_pair_tasks_by_accuracy_unless_told():
+    from codereuse.cli.select import ground_truth_metric
+
+    assert ground_truth_metric(None, "pair", "val/f1") == "acc"  # F1 rewards calling every pair a clone
+    assert ground_truth_metric(None, "classification", "val/f1") == "f1"
+    assert ground_truth_metric(None, "retrieval", "val/mrr") == "mrr"
+    assert ground_truth_metric("f1", "pair", "val/f1") == "f1"
+
+
+def test_a_ground_truth_metric_the_runs_do_not_report_is_one_clear_error(tmp_path, monkeypatch):
+    from codereuse.selection.brute_force import _record
+
+    monkeypatch.setenv("CODEREUSE_CACHE", str(tmp_path))
+    metrics = {"test/acc": 0.5, "test/f1": 0.4, "wall_seconds": 1.0}
+    budget = {"task": "clone", "data_seed": 0, "seed": 0, "overrides": [], "options": {}}
+    with pytest.raises(ConfigError, match=r"brute_force.metric.*'bleu'.*acc.*f1"):
+        _record("tiny", "w", metrics, "bleu", **budget)
+
+
 def test_select_end_to_end_with_evaluation(tmp_path, code_tree, capsys):
     from codereuse.cli.select import run
 
@@ -195,12 +215,14 @@ def test_brute_force_multirun_fine_tunes_each_candidate_as_a_job_and_reports_a_f
     broken = {**TINY, "name": "broken", "source": "hub", "path": str(tmp_path / "missing")}
     # "tiny" also names a model config: the job must train this spec, not conf/model/tiny.yaml
     jobs = {"tiny": ({**TINY, "tiny": {**TINY["tiny"], "layers": 2}}, "w-tiny"), "broken": (broken, "w-broken")}
-    results, failed = fine_tune_multirun(jobs, **common, output_dir=tmp_path / "bf", monitor="f1",
+    results, failed = fine_tune_multirun(jobs, **common, output_dir=tmp_path / "bf", metric="f1",
                                          conf_dir=str(ROOT / "conf"))
     assert set(results) == {"tiny"} and 0.0 <= results["tiny"]["value"] <= 1.0
     assert len(failed) == 1 and failed[0].startswith("broken:") and "\n" not in failed[0]
-    assert cached_result("w-tiny", **common)["value"] == results["tiny"]["value"]
-    assert cached_result("w-broken", **common) is None
+    assert cached_result("w-tiny", "f1", **common)["value"] == results["tiny"]["value"]
+    assert cached_result("w-broken", "f1", **common) is None
+    # every test metric is kept: the ground truth can be re-judged by accuracy without re-training
+    assert cached_result("w-tiny", "acc", **common)["value"] == results["tiny"]["test_metrics"]["test/acc"]
     config = json.loads((tmp_path / "bf" / "multirun" / "candidate-tiny" / "metrics.json").read_text())
     assert config["test/f1"] == results["tiny"]["value"]
     job = (tmp_path / "bf" / "multirun" / "candidate-tiny" / ".hydra" / "config.yaml").read_text()

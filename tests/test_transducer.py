@@ -245,3 +245,85 @@ def test_checkpoint_resumes_exactly(tmp_path, code_tree):
     resumed = train(tmp_path / "resumed", code_tree, *RESUME, f"ckpt_path={killed / 'checkpoints' / 'last.ckpt'}")
     for key in ("test/acc", "test/f1", "test/loss", "val/loss"):
         assert resumed[key] == pytest.approx(straight[key], abs=1e-6), key
+
+
+# --- fusion behind the backbone (fuse_at=output) --------------------------------------------------
+def output_module(task: dict | None = None, **options) -> TransducerModule:
+    torch.manual_seed(0)
+    task = task or {"name": "defect", "family": "classification", "num_labels": 2}
+    return TransducerModule(backbone=TINY, task=task, transducer={"hidden": 16, "heads": 2, "fuse_at": "output", **options})
+
+
+def code_batch(module: TransducerModule, graphs: list[Data] | None = None) -> dict:
+    records = [{"code": code, "label": 0} for code in CODES]
+    rows = encode_records(records, module.tokenizer, "classification", "encoder", 64, 16, offsets=True)
+    module.row_fields("train", records, rows)
+    for row, code, graph in zip(rows, CODES, graphs or []):  # hand-built graphs in place of the real ones
+        tokens = module.tokenizer(code, add_special_tokens=False, return_offsets_mapping=True)
+        row["code_graph"] = with_tokens(graph, tokens["input_ids"], tokens["offset_mapping"])
+    for i, row in enumerate(rows):
+        row["index"] = i
+    return Collator(module.tokenizer.pad_token_id)(rows)
+
+
+def backbone_states(module: TransducerModule, batch: dict) -> torch.Tensor:
+    return module.model.backbone(input_ids=batch["code_ids"], attention_mask=batch["code_mask"]).last_hidden_state
+
+
+def test_output_fusion_starts_from_the_backbones_own_states_and_then_uses_the_graph():
+    module = output_module()
+    assert module.model.input_fusion is None and module.model.output_fusion is not None
+    batch = code_batch(module)
+    assert torch.equal(module.model.field_states(batch, "code"), backbone_states(module, batch))
+    perturbed(module.model.output_fusion)
+    graphs = [word_graph(code) for code in CODES]
+    before = module.model.field_states(code_batch(module, graphs), "code")
+    assert not torch.equal(before, backbone_states(module, batch))
+    graphs[1] = word_graph(CODES[1], star=True)
+    after = module.model.field_states(code_batch(module, graphs), "code")
+    assert (after[1] - before[1]).abs().max() > 1e-4
+    for other in (0, 2):
+        assert torch.allclose(after[other], before[other], atol=1e-6)
+
+
+def test_output_fusion_backward_reaches_every_transducer_parameter_not_the_backbone():
+    module = output_module()
+    output = module.model(code_batch(module))
+    output.loss.backward()
+    without = [name for name, p in module.model.output_fusion.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert without == []
+    assert all(p.grad is None for p in module.model.backbone.parameters())
+    assert module.parameter_counts()["adapter_params"] == sum(p.numel() for p in module.model.output_fusion.parameters())
+
+
+def test_cached_backbone_states_replay_the_same_fused_output():
+    plain, cached = output_module(), output_module(cache=True)
+    cached.model.output_fusion.load_state_dict(perturbed(plain.model.output_fusion).state_dict())
+    plain.eval(), cached.eval()
+    batch = code_batch(plain)
+    real = batch["code_mask"].bool()  # the cache keeps real tokens only (padding is never pooled)
+    expected = plain.model.field_states(batch, "code")[real]
+    for _ in range(2):  # the first call fills the cache, the second replays it
+        assert torch.allclose(cached.model.field_states(batch, "code")[real], expected, atol=1e-5)
+        assert torch.allclose(cached.model.embed(batch, "code"), plain.model.embed(batch, "code"), atol=1e-5)
+    assert len(cached.state_cache.states) == len(CODES)
+
+
+def test_output_fusion_options_are_checked_in_one_line():
+    with pytest.raises(ConfigError, match="fuse_at='middle'"):
+        TransducerConfig.from_dict({"fuse_at": "middle"})
+    with pytest.raises(ConfigError, match="needs fuse_at=output"):
+        TransducerConfig.from_dict({"cache": True})
+    with pytest.raises(ConfigError, match="use fuse_at=input on seq2seq"):
+        output_module({"name": "summarize", "family": "seq2seq"})
+    gpt = {"name": "tiny_gpt", "family": "decoder", "source": "tiny", "tiny": {"arch": "gpt2", "hidden": 32, "layers": 2, "heads": 2}}
+    with pytest.raises(ConfigError, match="needs an encoder-only backbone"):
+        TransducerModule(backbone=gpt, task={"name": "defect", "family": "classification", "num_labels": 2},
+                         transducer={"hidden": 16, "heads": 2, "fuse_at": "output", "cache": True})
+
+
+@pytest.mark.parametrize("family", ["classification", "pair", "retrieval"])
+def test_output_fusion_with_cached_states_trains_through_train_py(family, tmp_path, code_tree):
+    metrics = train(tmp_path, code_tree, f"task={FAMILY_TASKS[family]}", "strategy.transducer.fuse_at=output",
+                    "strategy.transducer.cache=true", "test=true", "trainer.limit_test_batches=1")
+    assert metrics["strategy"] == "transducer" and 0 < metrics["adapter_params"]

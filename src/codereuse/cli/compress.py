@@ -24,6 +24,7 @@ from codereuse.compression.teacher import Teacher, load_teacher, soft_labels
 from codereuse.compression.tokenizer import train_bpe
 from codereuse.data.cache import cache_key
 from codereuse.data.card import floor
+from codereuse.data.normalize import near_duplicate_key
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
 from codereuse.methods.distill import DistillationModule
@@ -150,9 +151,18 @@ def unlabelled_records(cfg: DictConfig, teacher: Teacher, data) -> list[dict]:
         more = load_task(data.name, source_dir=extra, cache_dir=cfg.data.cache_dir, seed=cfg.seed, options=options)
         fields = ("code",) if data.family == "classification" else ("code1", "code2")
         added = [{f: r[f] for f in fields} for split in ("train", "valid", "test") for r in more.splits[split]]
-        print(f"distill: {len(records)} task inputs + {len(added)} unlabelled inputs from {extra}")
-        records += added
+        kept = without_held_out(added, data, fields)
+        print(f"distill: {len(records)} task inputs + {len(kept)} unlabelled inputs from {extra} "
+              f"({len(added) - len(kept)} left out: near-duplicates of the task's validation/test code)")
+        records += kept
     return records
+
+
+def without_held_out(records: list[dict], data, fields: tuple[str, ...]) -> list[dict]:
+    """``records`` minus those with an input that is a near-duplicate (names and literals abstracted)
+    of a validation or test input: harvested code often vendors copies of the task's own source."""
+    held_out = {near_duplicate_key(r[f]) for split in ("valid", "test") for r in data.splits[split] for f in fields}
+    return [r for r in records if not any(near_duplicate_key(r[f]) in held_out for f in fields)]
 
 
 # --- student -------------------------------------------------------------------------------------

@@ -58,13 +58,14 @@ def run(cfg: DictConfig) -> dict:
                "labels": {c.name: c.label for c in kept}, "params": {n: f.params for n, f in features.items()}}
     truth = {}
     if cfg.evaluate:
-        truth, brute_seconds = _ground_truth(cfg, kept, weights, data.name, options, output_dir)
+        metric = ground_truth_metric(cfg.brute_force.metric, data.family, cfg.task.monitor)
+        truth, brute_seconds = _ground_truth(cfg, kept, weights, data.name, options, output_dir, metric)
         evaluation = evaluate_rankings(scored, baselines, truth, probe.labels, scorers, draws=cfg.bootstrap.draws,
                                        fraction=cfg.bootstrap.fraction, seed=cfg.seed)
         for entry in evaluation.values():
             entry["fraction_of_brute_force_time"] = entry["seconds"] / brute_seconds if brute_seconds else None
         summary.update(ground_truth=truth, brute_force_seconds=brute_seconds, evaluation=evaluation,
-                       ground_truth_metric=f"test/{cfg.task.monitor.split('/', 1)[1]}")
+                       ground_truth_metric=f"test/{metric}")
         controls = {c.name for c in kept if c.control}
         summary["plot"] = str(score_vs_truth(output_dir / "selection.png", summary["scores"], truth, controls,
                                              evaluation, summary["ground_truth_metric"]))
@@ -78,7 +79,15 @@ def run(cfg: DictConfig) -> dict:
     return summary
 
 
-def _ground_truth(cfg, candidates, weights, task, options, output_dir) -> tuple[dict[str, float], float]:
+def ground_truth_metric(chosen: str | None, family: str, monitor: str) -> str:
+    """The test metric the ground truth ranks by: ``brute_force.metric``, else accuracy on pair tasks
+    (balanced; F1 scores a model that calls every pair a clone 0.67), else the task's monitor."""
+    if chosen:
+        return chosen
+    return "acc" if family == "pair" else monitor.split("/", 1)[1]
+
+
+def _ground_truth(cfg, candidates, weights, task, options, output_dir, metric) -> tuple[dict[str, float], float]:
     """Every candidate's fine-tuned score at the brute-force budget: cached, else trained in this
     process (``brute_force.launch=inline``) or as one ``train.py -m`` sweep (``multirun``)."""
     budget = list(cfg.brute_force.overrides)
@@ -86,20 +95,20 @@ def _ground_truth(cfg, candidates, weights, task, options, output_dir) -> tuple[
     launch = cfg.brute_force.launch
     if launch not in ("inline", "multirun"):
         raise ConfigError("brute_force.launch", launch, ["inline", "multirun"])
-    results = {c.name: cached_result(weights[c.name], **common) for c in candidates}
+    results = {c.name: cached_result(weights[c.name], metric, **common) for c in candidates}
     todo = [c for c in candidates if results[c.name] is None]
     if todo and launch == "multirun":
         print(f"ground truth: fine-tuning {len(todo)} candidates as one train.py multirun "
               f"(launcher {cfg.brute_force.launcher or 'basic'})")
         found, failed = fine_tune_multirun({c.name: (c.spec, weights[c.name]) for c in todo}, **common,
                                            output_dir=output_dir / "brute_force", launcher=cfg.brute_force.launcher,
-                                           monitor=cfg.task.monitor.split("/", 1)[1])
+                                           metric=metric)
         results.update(found)
         for line in failed:
             print(f"ground truth {line}")
     for candidate in todo if launch == "inline" else []:
         results[candidate.name] = fine_tune(candidate.name, candidate.spec, weights[candidate.name], **common,
-                                            output_dir=output_dir / "brute_force")
+                                            output_dir=output_dir / "brute_force", metric=metric)
     truth, seconds = {}, 0.0
     for name, result in results.items():
         if result is None:

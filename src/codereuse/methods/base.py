@@ -41,6 +41,7 @@ class ReuseModule(pl.LightningModule, ABC):
             through_wrapper=self.through_wrapper, head_hidden=task.get("head_hidden"),
         )
         self.model.input_fusion = self.build_input_fusion(self.model)
+        self.model.output_fusion = self.build_output_fusion(self.model)
         if self.parameter_counts()["trainable_params"] == 0:
             raise ConfigError("freeze", (freeze or {}).get("name"), hint=f"nothing would train: {loaded.spec.name} has no "
                               f"task head of its own on {self.family} tasks; choose a policy that leaves layers trainable")
@@ -62,6 +63,11 @@ class ReuseModule(pl.LightningModule, ABC):
 
     def build_input_fusion(self, model: TaskModel) -> nn.Module | None:
         """An optional hook on the backbone's input embeddings (``TaskModel.input_fusion``)."""
+        return None
+
+    def build_output_fusion(self, model: TaskModel) -> nn.Module | None:
+        """An optional hook on the backbone's last-layer token states (``TaskModel.output_fusion``);
+        applied to classification, pair and retrieval fields, not to seq2seq decoding."""
         return None
 
     def parameter_counts(self) -> dict[str, float]:

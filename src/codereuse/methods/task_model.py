@@ -39,6 +39,7 @@ class TaskModel(nn.Module):
         self.through_wrapper = through_wrapper
         self.prefix_cache = None  # a methods.prefix_cache.PrefixCache when freeze.cache=true
         self.input_fusion: nn.Module | None = None  # a strategy's hook on the input embeddings (contract D)
+        self.output_fusion: nn.Module | None = None  # ... and on the last-layer token states, before pooling
         hidden = backbone.config.hidden_size
         head_hidden = head_hidden or hidden  # task.head_hidden: the pair head at H is 4H x H (2.6% of MiniLM)
         if family == "classification":
@@ -85,11 +86,14 @@ class TaskModel(nn.Module):
         return self.backbone(inputs_embeds=embeds, attention_mask=mask, output_hidden_states=True).hidden_states[-1]
 
     def field_states(self, batch: dict, field: str) -> torch.Tensor:
-        """``hidden_states`` of one text field of a batch, through the input-embedding hook."""
+        """``hidden_states`` of one text field of a batch, through the input- and output-state hooks."""
         keys = _keys(batch, field)
         cached = self.prefix_cache is not None and keys is not None
         embeds = None if cached else self.input_embeddings(batch, field)
-        return self.hidden_states(batch[f"{field}_ids"], batch[f"{field}_mask"], keys, embeds)
+        states = self.hidden_states(batch[f"{field}_ids"], batch[f"{field}_mask"], keys, embeds)
+        if self.output_fusion is not None:
+            states = self.output_fusion(states, batch, field)
+        return states
 
     def embed(self, batch: dict, field: str) -> torch.Tensor:
         return pool(self.field_states(batch, field), batch[f"{field}_mask"], self.spec.pooling)

@@ -23,6 +23,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from codereuse.data.cache import default_cache_dir
+from codereuse.errors import ConfigError
 
 
 PREFIX = "candidate-"  # the multirun's model config names
@@ -38,10 +39,10 @@ def budget_key(task: str, data_seed: int, seed: int, overrides: list[str], optio
 
 
 def fine_tune(name: str, spec: dict, weights: str, *, task: str, data_seed: int, seed: int,
-              overrides: list[str], options: dict, output_dir: Path, conf_dir: str | None = None) -> dict:
+              overrides: list[str], options: dict, output_dir: Path, metric: str, conf_dir: str | None = None) -> dict:
     """The cached result of fine-tuning one candidate, or a fresh run of ``train.py``'s run()."""
     budget = {"task": task, "data_seed": data_seed, "seed": seed, "overrides": overrides, "options": options}
-    cached = cached_result(weights, **budget)
+    cached = cached_result(weights, metric, **budget)
     if cached is not None:
         return cached
     cfg = _train_config(spec, task, data_seed, seed, overrides, options, output_dir / name, conf_dir)
@@ -49,28 +50,39 @@ def fine_tune(name: str, spec: dict, weights: str, *, task: str, data_seed: int,
 
     with _hydra_config(cfg):
         metrics = run(cfg)
-    return _record(name, weights, metrics, cfg.task.monitor.split("/", 1)[1], **budget)
+    return _record(name, weights, metrics, metric, **budget)
 
 
-def cached_result(weights: str, *, task: str, data_seed: int, seed: int, overrides: list[str],
+def cached_result(weights: str, metric: str, *, task: str, data_seed: int, seed: int, overrides: list[str],
                   options: dict) -> dict | None:
+    """The cached run's test ``metric`` (e.g. ``acc``); None when not run (or recorded without it)."""
     path = results_dir() / f"{weights}-{budget_key(task, data_seed, seed, overrides, options)}.json"
-    return {**json.loads(path.read_text()), "cached": True} if path.is_file() else None
+    if not path.is_file():
+        return None
+    entry = json.loads(path.read_text())
+    value = entry.get("test_metrics", {}).get(f"test/{metric}")
+    if value is None:  # a record written before every test metric was kept
+        value = entry["value"] if entry.get("metric") == f"test/{metric}" else None
+    return None if value is None else {**entry, "metric": f"test/{metric}", "value": value, "cached": True}
 
 
-def _record(name: str, weights: str, metrics: dict, monitor: str, *, task: str, data_seed: int, seed: int,
+def _record(name: str, weights: str, metrics: dict, metric: str, *, task: str, data_seed: int, seed: int,
             overrides: list[str], options: dict) -> dict:
-    """One fine-tuning run's result (from its ``metrics``), written to the results cache."""
+    """One fine-tuning run's result (from its ``metrics``), written to the results cache with every
+    test metric, so the ground truth can be judged by another one without re-training."""
     budget = budget_key(task, data_seed, seed, overrides, options)
+    tests = {k: float(v) for k, v in metrics.items() if k.startswith("test/") and isinstance(v, (int, float))}
+    if f"test/{metric}" not in tests:
+        raise ConfigError("brute_force.metric", metric, sorted(k.split("/", 1)[1] for k in tests))
     result = {"candidate": name, "weights": weights, "task": task, "budget": budget, "overrides": overrides,
-              "metric": f"test/{monitor}", "value": float(metrics[f"test/{monitor}"]),
+              "metric": f"test/{metric}", "value": tests[f"test/{metric}"], "test_metrics": tests,
               "seconds": float(metrics["wall_seconds"]), "trainable_params": metrics.get("trainable_params")}
     _write_atomic(results_dir() / f"{weights}-{budget}.json", result)
     return {**result, "cached": False}
 
 
 def fine_tune_multirun(jobs: dict[str, tuple[dict, str]], *, task: str, data_seed: int, seed: int,
-                       overrides: list[str], options: dict, output_dir: Path, monitor: str,
+                       overrides: list[str], options: dict, output_dir: Path, metric: str,
                        launcher: str | None = None, conf_dir: str | None = None) -> tuple[dict[str, dict], list[str]]:
     """Fine-tune the candidates ``jobs`` (name -> (model spec, weights key)) as one ``train.py -m``
     sweep over ``model=<name>``; each finished job's result is cached like ``fine_tune``'s. Returns
@@ -94,9 +106,10 @@ def fine_tune_multirun(jobs: dict[str, tuple[dict, str]], *, task: str, data_see
     for name, (_, weights) in jobs.items():
         try:
             metrics = json.loads((sweep / f"{PREFIX}{name}" / "metrics.json").read_text())
-            results[name] = _record(name, weights, metrics, monitor, **budget)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError):
             failed.append(f"{name}: its fine-tuning job did not finish; see {output_dir / 'multirun.log'}")
+            continue
+        results[name] = _record(name, weights, metrics, metric, **budget)
     return results, failed
 
 

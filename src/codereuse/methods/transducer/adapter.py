@@ -1,8 +1,11 @@
-"""The Transducer as the backbone's input hook: embeds -> embeds + graph residual.
+"""The Transducer as a hook on the backbone: token vectors -> token vectors + graph residual.
 
-``TaskModel.input_embeddings`` calls it with the backbone's word embeddings of a text field; it
-builds node vectors for that field's graphs (GVE), fuses them into the tokens (fusion layer) and
-returns embeddings of the same shape, which enter the frozen backbone as ``inputs_embeds``.
+As the input hook (``fuse_at=input``), ``TaskModel.input_embeddings`` calls it with the backbone's
+word embeddings of a text field, and its output enters the frozen backbone as ``inputs_embeds``. As
+the output hook (``fuse_at=output``), ``TaskModel.field_states`` calls it with the backbone's
+last-layer token states, before pooling. Either way it builds node vectors for that field's graphs
+(GVE; node features from the word embeddings of each node's whole text, beyond the token limit),
+fuses them into the tokens (fusion layer) and returns vectors of the same shape.
 
 Starting from the unmodified backbone. A zero gate (``out = e + tanh(a) * f``, a = 0) or a zero
 output projection makes the residual 0 at init, but then every other parameter gets exactly zero
@@ -69,6 +72,7 @@ class Transducer(nn.Module):
         return self._word_embeddings[0]
 
     def forward(self, embeds: torch.Tensor, batch: dict, field: str) -> torch.Tensor:
+        """``embeds``: (B, T, H) word embeddings or last-layer states of ``field``'s tokens."""
         graph_field = GRAPH_OF_FIELD.get(field, field)
         graph = batch.get(f"{graph_field}_graph")
         if graph is None:  # a field without graphs (a retrieval query) passes unchanged

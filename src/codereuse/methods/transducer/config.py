@@ -7,6 +7,7 @@ from codereuse.errors import ConfigError
 
 GNNS = ("gatv2", "gcn", "sage")
 STARTS = ("anchored", "gated")
+FUSE_AT = ("input", "output")
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,12 @@ class TransducerConfig:
     # multiplies it by tanh(alpha), alpha = 0 (only alpha gets gradient at step 1)
     start: str = "anchored"
     shuffle_graphs: bool = False  # the control: every example is fused with another example's graph
+    # where the graph enters: "input" = the token embeddings (inputs_embeds, the paper's design);
+    # "output" = the frozen backbone's last-layer token states, before pooling and the head
+    fuse_at: str = "input"
+    # fuse_at=output on an encoder: compute the frozen backbone's states once per example and replay
+    # them (the backbone's function does not change while the transducer trains)
+    cache: bool = False
 
     @classmethod
     def from_dict(cls, options: dict | None) -> "TransducerConfig":
@@ -39,6 +46,11 @@ class TransducerConfig:
             raise ConfigError("strategy.transducer.gnn", self.gnn, GNNS)
         if self.start not in STARTS:
             raise ConfigError("strategy.transducer.start", self.start, STARTS)
+        if self.fuse_at not in FUSE_AT:
+            raise ConfigError("strategy.transducer.fuse_at", self.fuse_at, FUSE_AT)
+        if self.cache and self.fuse_at != "output":
+            raise ConfigError("strategy.transducer.cache", True, hint="needs fuse_at=output: fused input embeddings "
+                              "change what the backbone computes, so its states cannot be replayed")
         for key in ("layers", "hidden", "heads", "max_nodes"):
             if int(getattr(self, key)) < 1:
                 raise ConfigError(f"strategy.transducer.{key}", getattr(self, key), hint="must be at least 1")

@@ -1,14 +1,19 @@
-"""``strategy=transducer``: the backbone fully frozen (eval mode), a Transducer in front of it."""
+"""``strategy=transducer``: the backbone fully frozen (eval mode), a Transducer in front of it
+(``fuse_at=input``, into the token embeddings) or behind it (``fuse_at=output``, into its last-layer
+token states before pooling; with ``cache=true`` those states are computed once per example)."""
 from __future__ import annotations
 
 from torch import nn
 
+from codereuse.errors import ConfigError
 from codereuse.methods.base import ReuseModule
+from codereuse.methods.prefix_cache import PrefixCache
 from codereuse.methods.task_model import TaskModel
 from codereuse.methods.transducer.adapter import Transducer
 from codereuse.methods.transducer.config import TransducerConfig
 from codereuse.methods.transducer.data import GraphFields, task_language
 from codereuse.models import Backbone
+from codereuse.models.layers import num_layers
 
 
 class TransducerModule(ReuseModule):
@@ -17,7 +22,12 @@ class TransducerModule(ReuseModule):
         self.settings = TransducerConfig.from_dict(transducer)
         # the backbone is always fully frozen: a freeze policy is recorded as ignored (like peft's)
         self.freeze_ignored = bool(freeze) and freeze.get("mode", "none") != "none"
+        if self.settings.fuse_at == "output" and task["family"] == "seq2seq":
+            raise ConfigError("strategy.transducer.fuse_at", "output", hint="seq2seq decoders read the encoder "
+                              "directly; use fuse_at=input on seq2seq tasks")
+        self.state_cache: PrefixCache | None = None
         super().__init__(backbone, task, optim, seed)
+        self.model.prefix_cache = self.state_cache
         self.language = task_language(task["name"])
         # the data module's per-row hook (codereuse.cli.train.build_datamodule passes it on)
         self.row_fields = GraphFields(self.tokenizer, self.family, self.language, self.settings.max_nodes,
@@ -25,9 +35,20 @@ class TransducerModule(ReuseModule):
 
     def adapt_backbone(self, backbone: Backbone) -> nn.Module:
         backbone.model.requires_grad_(False)
+        if self.settings.cache:  # every layer is frozen: the whole stack's output is the replayed prefix
+            if backbone.spec.family != "encoder":
+                raise ConfigError("strategy.transducer.cache", True,
+                                  hint=f"state caching needs an encoder-only backbone; {backbone.spec.name} is {backbone.spec.family}")
+            self.state_cache = PrefixCache(backbone.model, num_layers(backbone.model))
         return backbone.model
 
-    def build_input_fusion(self, model: TaskModel) -> nn.Module:
+    def build_input_fusion(self, model: TaskModel) -> nn.Module | None:
+        return self._transducer(model) if self.settings.fuse_at == "input" else None
+
+    def build_output_fusion(self, model: TaskModel) -> nn.Module | None:
+        return self._transducer(model) if self.settings.fuse_at == "output" else None
+
+    def _transducer(self, model: TaskModel) -> Transducer:
         from codereuse.graphs import EDGE_TYPES, num_node_types
 
         return Transducer(model.backbone.get_input_embeddings(), num_node_types(), len(EDGE_TYPES), self.settings)
