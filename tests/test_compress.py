@@ -146,3 +146,25 @@ def test_harvested_code_that_copies_held_out_code_is_left_out_of_distillation():
     harvested = [{"code": "def size(a, b):\n    return a * b + 2"},            # the test function, renamed
                  {"code": "def size(a, b):\n    return [a, b]"}]                 # other code
     assert without_held_out(harvested, data, ("code",)) == harvested[1:]
+
+
+def test_installed_code_copies_a_packages_sources_without_its_tests(tmp_path, monkeypatch):
+    import sys
+
+    from conftest import ROOT
+
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    package = tmp_path / "site" / "fakepkg"
+    (package / "tests").mkdir(parents=True)
+    (package / "sub").mkdir()
+    for path in ("__init__.py", "sub/mod.py", "tests/test_mod.py", "data.txt"):
+        (package / path).write_text("x = 1\n")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from installed_code import copy_sources
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    report = copy_sources(tmp_path / "out", ("fakepkg", "not_installed_anywhere"))
+    assert report == {"files": 2, "packages": ["fakepkg"]}
+    copied = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert copied == ["fakepkg/__init__.py", "fakepkg/sub/mod.py"]
