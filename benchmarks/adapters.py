@@ -4,6 +4,7 @@ Tuning, and the Transducer with shuffled graphs (the control for what the graph 
     python benchmarks/adapters.py --tune [options] [overrides ...]   # each arm's LR from its own grid,
                                                                      # on validation F1 -> benchmarks/tuned/adapters.yaml
     python benchmarks/adapters.py [options] [overrides ...]          # the measured run (reuses those LRs)
+    ... --head-lr-from head --record <name>   # every arm's task head at the head arm's LR; grids tune the rest
 
 Same model, tasks (clone, classify), data subsets, max length, batch size and epochs for every arm;
 each arm at its own learning rate, over several training seeds with the arms interleaved within
@@ -38,6 +39,10 @@ ARMS = [
     # the graph fused behind the frozen backbone (its token states computed once per example)
     Arm("transducer_output", [*OUTPUT], [3e-3, 1e-3, 1e-2]),
     Arm("transducer_output_shuffled", [*OUTPUT, "strategy.transducer.shuffle_graphs=true"], [3e-3, 1e-3, 1e-2]),
+    # ... with node features also from the backbone's contextual states over each node's span
+    Arm("transducer_states", [*OUTPUT, "strategy.transducer.node_states=true"], [1e-3, 3e-3, 3e-4]),
+    Arm("transducer_states_shuffled", [*OUTPUT, "strategy.transducer.node_states=true",
+                                       "strategy.transducer.shuffle_graphs=true"], [1e-3, 3e-3, 3e-4]),
 ]
 KEPT = ("f1", "f1_se", "acc", "acc_se", "seconds", "seconds_se", "lr")
 COUNTS = ("adapter_params", "adapter_pct", "head_params", "head_pct")
@@ -56,11 +61,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="training seeds of the measured run")
     parser.add_argument("--record", default=BENCHMARK,
                         help="name of the tuned-LR record (benchmarks/tuned/<name>.yaml): one per budget you keep")
+    parser.add_argument("--head-lr-from", default=None, choices=[arm.name for arm in ARMS],
+                        help="every other arm trains its task head at this arm's tuned LR (strategy.optim.head_lr) "
+                             "and tunes its own grid for the rest; use another --record")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
-    arms = [Arm(a.name, a.overrides, a.lr_grid[: args.grid_size], a.lr_from) for a in ARMS if a.name in args.arms]
+    arms = selected_arms(args.arms, args.grid_size, args.head_lr_from)
     line = {"record": args.record, "model": MODEL, "epochs": args.epochs, "train": args.train, "eval": args.eval, "max_length": args.max_length,
-            "seeds": args.seeds, "tasks": {}}
+            "seeds": args.seeds, "head_lr_from": args.head_lr_from, "tasks": {}}
     for task in args.tasks:
         common = [f"model={MODEL}", f"task={task}", f"trainer.max_epochs={args.epochs}", "trainer.max_steps=-1",
                   "logger=none", "callbacks=none", "+trainer.enable_progress_bar=false", *_budget(args), *args.overrides]
@@ -71,6 +79,15 @@ def main() -> None:
         line["tasks"][task] = report(results)
     if not args.tune:
         print(json.dumps(line))
+
+
+def selected_arms(names: list[str], grid_size: int, head_lr_from: str | None = None) -> list[Arm]:
+    """The named arms with their grids cut to ``grid_size``; with ``head_lr_from``, that arm first
+    and every other arm's head at its LR."""
+    names = [head_lr_from, *(n for n in names if n != head_lr_from)] if head_lr_from else names
+    by_name = {arm.name: arm for arm in ARMS}
+    return [Arm(name, by_name[name].overrides, by_name[name].lr_grid[:grid_size], by_name[name].lr_from,
+                head_lr_from if head_lr_from and name != head_lr_from else None) for name in names]
 
 
 def _budget(args) -> list[str]:

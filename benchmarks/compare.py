@@ -33,6 +33,8 @@ class Arm:
     lr_grid: list[float]
     # an arm that trains exactly like another (e.g. the same freeze with a prefix cache) takes its LR
     lr_from: str | None = None
+    # the task head trains at another arm's tuned LR (``optim.head_lr``); the grid tunes the rest
+    head_lr_from: str | None = None
 
 
 # --- statistics ---------------------------------------------------------------------------------
@@ -77,8 +79,20 @@ def train_once(overrides: list[str]) -> dict:
     return metrics
 
 
-def _arm_overrides(arm: Arm, common: list[str], lr: float, seed: int) -> list[str]:
-    return [*common, *arm.overrides, f"strategy.optim.lr={lr!r}", f"seed={seed}"]
+def _arm_overrides(arm: Arm, common: list[str], lr: float, seed: int, lrs: dict[str, float]) -> list[str]:
+    head = [f"strategy.optim.head_lr={lrs[arm.head_lr_from]!r}"] if arm.head_lr_from else []
+    return [*common, *arm.overrides, f"strategy.optim.lr={lr!r}", *head, f"seed={seed}"]
+
+
+def _check_head_sources(arms: list[Arm]) -> None:
+    """A ``head_lr_from`` arm needs its source tuned before it, on that arm's own grid alone."""
+    plain = set()
+    for arm in arms:
+        if arm.head_lr_from and arm.head_lr_from not in plain:
+            raise ConfigError("head_lr_from", arm.head_lr_from, hint=f"arm {arm.name} needs that arm earlier in "
+                              "the list, without a head_lr_from of its own")
+        if not arm.head_lr_from:
+            plain.add(arm.name)
 
 
 # --- tuning --------------------------------------------------------------------------------------
@@ -87,18 +101,21 @@ def tune(benchmark: str, task: str, arms: list[Arm], common: list[str], seed: in
     """Each arm's LR from its own grid, chosen on the task's validation monitor (no test runs);
     written to ``<directory>/<benchmark>.yaml`` under ``task`` and printed."""
     common = [*common, f"task={task}"]
+    _check_head_sources([arm for arm in arms if not arm.lr_from])
     lrs, record = {}, {}
     for arm in arms:
         if arm.lr_from:
             continue
         scores = {}
         for lr in arm.lr_grid:
-            metrics = train_once([*_arm_overrides(arm, common, lr, seed), "test=false"])
+            metrics = train_once([*_arm_overrides(arm, common, lr, seed, lrs), "test=false"])
             scores[lr] = metrics[metrics["monitor"]]
             print(f"[tune {benchmark}] {arm.name} lr={lr:g}: {metrics['monitor']} {scores[lr]:.4f}", flush=True)
         best = (max if metrics["monitor_mode"] == "max" else min)(scores, key=scores.get)
         lrs[arm.name] = best
         record[arm.name] = {"lr": best, "grid": {f"{lr:g}": round(s, 4) for lr, s in scores.items()}}
+        if arm.head_lr_from:
+            record[arm.name]["head_lr"] = {"lr": lrs[arm.head_lr_from], "from": arm.head_lr_from}
     for arm in arms:
         if arm.lr_from:
             lrs[arm.name] = lrs[arm.lr_from]
@@ -131,6 +148,11 @@ def load_tuned(benchmark: str, task: str, arms: list[Arm] | None = None, directo
     if missing:
         raise ConfigError("tuned learning rates", f"{path.name}:{task}",
                           hint=f"no LR for arm(s) {', '.join(missing)}; rerun with --tune")
+    for arm in arms or []:
+        recorded = (entry["arms"][arm.name].get("head_lr") or {}).get("lr")
+        if arm.head_lr_from and recorded is not None and recorded != lrs.get(arm.head_lr_from):
+            raise ConfigError("tuned learning rates", f"{path.name}:{task}", hint=f"{arm.name} was tuned with head LR "
+                              f"{recorded}, but {arm.head_lr_from}'s is now {lrs.get(arm.head_lr_from)}; rerun with --tune")
     if common is not None and [*common, f"task={task}"] != entry.get("common"):
         print(f"[compare] note: the LRs in {path.name} were tuned with overrides {entry.get('common')}", flush=True)
     return lrs
@@ -152,7 +174,7 @@ def run_arms(arms: list[Arm], common: list[str], lrs: dict[str, float], seeds=(0
     monitor), the ``floor``, ``lr`` and the per-seed ``runs`` (each with its validation ``history``)."""
     runs: dict[str, list[dict]] = {arm.name: [] for arm in arms}
     for seed, arm in interleaved(arms, seeds):
-        metrics = train_once(_arm_overrides(arm, common, lrs[arm.name], seed))
+        metrics = train_once(_arm_overrides(arm, common, lrs[arm.name], seed, lrs))
         runs[arm.name].append({"seed": seed, "history": metrics.pop("history"), **metrics})
         print(f"[compare] seed {seed} {arm.name}: " + json.dumps(_brief(metrics)), flush=True)
     return {name: summarise(per_seed, lrs[name]) for name, per_seed in runs.items()}

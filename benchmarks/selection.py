@@ -2,6 +2,7 @@
 
     python benchmarks/selection.py              # full pool, 10 bootstrap draws
     python benchmarks/selection.py --reduced    # without mpnet_random, 5 draws (fits ~35 min warm-ish)
+    ... --epochs 3 --train 1024                 # a larger brute-force budget than conf/select.yaml's
 
 Runs ``select.py evaluate=true`` per task (fine-tuning results and features are cached, so a rerun
 is quick), then once more per task so that the ``heuristic`` baseline (mean rank on the *other*
@@ -18,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("clone", "classify")
@@ -65,19 +68,34 @@ def goal_check(tasks: dict) -> dict:
     return verdict
 
 
+def brute_force_budget(epochs: int | None, train: int | None) -> list[str]:
+    """conf/select.yaml's brute-force overrides with its epochs / training examples replaced, as one
+    Hydra override (empty when neither is given: the config's own budget)."""
+    if epochs is None and train is None:
+        return []
+    items = yaml.safe_load((ROOT / "conf" / "select.yaml").read_text())["brute_force"]["overrides"]
+    new = {"trainer.max_epochs": epochs, "task.max_train_examples": train}
+    items = [f"{key}={new[key]}" if new.get(key := item.split("=", 1)[0]) is not None else item for item in items]
+    return ["brute_force.overrides=[" + ",".join(f"'{item}'" for item in items) + "]"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reduced", action="store_true", help="drop mpnet_random, 5 bootstrap draws")
     parser.add_argument("--tasks", default=",".join(TASKS))
+    parser.add_argument("--epochs", type=int, default=None, help="brute-force epochs (default: conf/select.yaml's)")
+    parser.add_argument("--train", type=int, default=None, help="brute-force training examples (default: the config's)")
     args = parser.parse_args()
     extra = ["~pool.candidates.mpnet_random", "bootstrap.draws=5"] if args.reduced else []
+    budget = brute_force_budget(args.epochs, args.train)
+    extra += budget
     tasks = args.tasks.split(",")
     with tempfile.TemporaryDirectory(prefix="selection-bench-") as scratch:
         for task in tasks:  # cold pass: features + brute force, cached
             select(task, Path(scratch) / f"{task}-cold", extra)
         results = {task: summarise(select(task, Path(scratch) / task, extra)) for task in tasks}
     print(json.dumps({"tasks": results, "goal": GOAL, "meets_goal": goal_check(results),
-                      "mode": "reduced" if args.reduced else "full"}))
+                      "mode": "reduced" if args.reduced else "full", "brute_force_budget": budget or "conf/select.yaml"}))
 
 
 if __name__ == "__main__":

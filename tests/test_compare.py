@@ -54,6 +54,31 @@ def fake_runner(calls: list, scores):
     return train_once
 
 
+def test_head_lr_from_passes_the_source_arms_lr_to_the_head(tmp_path, monkeypatch):
+    seen = []
+
+    def train_once(overrides):
+        values = dict(o.split("=", 1) for o in overrides)
+        seen.append((values["freeze"], float(values["strategy.optim.lr"]), values.get("strategy.optim.head_lr")))
+        score = 0.5 + float(values["strategy.optim.lr"])
+        return {"val/f1": score, "test/f1": score, "fit_seconds": 1.0, "history": [], "monitor": "val/f1", "monitor_mode": "max"}
+
+    monkeypatch.setattr(compare, "train_once", train_once)
+    arms = [Arm("head", ["freeze=all"], [1e-3, 3e-3]), Arm("lora", ["freeze=none"], [1e-4, 1e-3], head_lr_from="head")]
+    assert compare.tune("bench", "clone", arms, ["model=tiny"], directory=tmp_path) == {"head": 3e-3, "lora": 1e-3}
+    assert seen[2:] == [("none", 1e-4, "0.003"), ("none", 1e-3, "0.003")]  # the head's tuned LR, not the grid's
+    assert yaml.safe_load((tmp_path / "bench.yaml").read_text())["clone"]["arms"]["lora"]["head_lr"] == {"lr": 3e-3, "from": "head"}
+    seen.clear()
+    results = compare.run_arms(arms, ["model=tiny"], compare.load_tuned("bench", "clone", arms, directory=tmp_path), seeds=(0,))
+    assert sorted(seen) == [("all", 3e-3, None), ("none", 1e-3, "0.003")] and set(results) == {"head", "lora"}
+    # re-tuning the source alone would silently change the other arm's head: refused in one line
+    compare.tune("bench", "clone", [Arm("head", ["freeze=all"], [1e-3])], ["model=tiny"], directory=tmp_path)
+    with pytest.raises(ConfigError, match="lora was tuned with head LR 0.003"):
+        compare.load_tuned("bench", "clone", arms, directory=tmp_path)
+    with pytest.raises(ConfigError, match="head_lr_from"):  # the source must be tuned first
+        compare.tune("bench", "clone", arms[::-1], ["model=tiny"], directory=tmp_path)
+
+
 def test_tune_picks_each_arms_best_lr_and_round_trips_the_yaml(tmp_path, monkeypatch, capsys):
     best = {"none": 2e-4, "top2": 3e-3}
     calls = []
@@ -125,3 +150,26 @@ def test_a_real_tiny_comparison_through_train_run(tmp_path, code_tree):
         assert all(a["seconds"] < b["seconds"] for a, b in zip(run["history"], run["history"][1:]))
         assert run["history"][-1]["value"] == pytest.approx(run["val/f1"])
     assert results["top2_cached"]["runs"][0]["trainable_params"] < results["full"]["runs"][0]["trainable_params"]
+
+
+def test_adapters_head_lr_from_puts_the_source_first_and_shares_its_lr():
+    import adapters
+
+    arms = adapters.selected_arms(["transducer_output", "lora", "head"], 2, head_lr_from="head")
+    assert [(a.name, a.head_lr_from, len(a.lr_grid)) for a in arms] == [
+        ("head", None, 2), ("transducer_output", "head", 2), ("lora", "head", 2)]
+    assert all(a.head_lr_from is None for a in adapters.selected_arms(["head", "lora"], 3))
+
+
+def test_selection_benchmark_budget_replaces_only_epochs_and_examples():
+    from hydra import compose, initialize_config_dir
+
+    import selection
+
+    assert selection.brute_force_budget(None, None) == []
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        default = list(compose("select").brute_force.overrides)
+        larger = list(compose("select", overrides=selection.brute_force_budget(3, 1024)).brute_force.overrides)
+    assert len(larger) == len(default) and "trainer.max_epochs=3" in larger and "task.max_train_examples=1024" in larger
+    assert [o for o in larger if "epochs" not in o and "train_examples" not in o] == \
+        [o for o in default if "epochs" not in o and "train_examples" not in o]

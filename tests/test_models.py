@@ -86,6 +86,28 @@ def test_freeze_policies_choose_trainable_layers(freeze, layers, embeddings):
     assert 0 < counts["trainable_params"] <= counts["total_params"]
 
 
+def test_head_lr_puts_the_head_in_its_own_group():
+    module = FineTuneModule(TINY, TASK, {"mode": "top", "layers": 2}, optim={"lr": 1e-4, "head_lr": 3e-3})
+    rest, head = module.parameter_groups()
+    assert head["lr"] == 3e-3 and "lr" not in rest  # the rest takes optim.lr
+    head_ids = {id(p) for p in module.model.head.parameters()}
+    assert {id(p) for p in head["params"]} == head_ids
+    trainable = [p for p in module.model.parameters() if p.requires_grad]
+    assert len(rest["params"]) + len(head["params"]) == len(trainable) and not head_ids & {id(p) for p in rest["params"]}
+    assert len(FineTuneModule(TINY, TASK, {"mode": "top", "layers": 2}).parameter_groups()) == 1  # null: one group
+
+
+def test_head_lr_alone_trains_the_head_at_its_rate():
+    module = FineTuneModule(TINY, TASK, {"mode": "all"}, optim={"lr": 1e-4, "head_lr": 3e-3})
+    assert [g.get("lr") for g in module.parameter_groups()] == [3e-3]  # nothing else trains
+
+
+@pytest.mark.parametrize("bad", [0, -1e-3, "fast", True])
+def test_a_bad_head_lr_is_one_line(bad):
+    with pytest.raises(ConfigError, match="strategy.optim.head_lr"):
+        FineTuneModule(TINY, TASK, {"mode": "all"}, optim={"lr": 1e-4, "head_lr": bad})
+
+
 def test_frozen_layers_stay_in_eval_mode():
     module = FineTuneModule(TINY, TASK, {"mode": "top", "layers": 2})
     module.train()

@@ -10,7 +10,7 @@ from torch_geometric.data import Data
 from codereuse.cli.train import run
 from codereuse.data.collate import Collator, encode_records
 from codereuse.errors import ConfigError
-from codereuse.methods.transducer.adapter import Transducer, covering_nodes
+from codereuse.methods.transducer.adapter import Transducer, covered_token_means, covering_nodes
 from codereuse.methods.transducer.config import TransducerConfig
 from codereuse.methods.transducer.data import derangement, with_tokens
 from codereuse.methods.transducer.gve import node_text_means
@@ -94,6 +94,13 @@ def test_tokens_are_covered_by_the_nodes_whose_span_holds_them():
     spans = torch.tensor([[[0, 5], [0, 3], [4, 5], [-1, -1]]])  # root, "def", "f", padding node
     covers = covering_nodes(offsets, spans)[0].tolist()
     assert covers == [[False] * 4, [True, True, False, False], [True, False, True, False], [False] * 4]
+
+
+def test_node_states_are_the_means_of_the_token_vectors_each_span_covers():
+    embeds = torch.tensor([[[1.0, 0.0], [3.0, 2.0], [5.0, 4.0]]])  # (1 example, 3 tokens, 2 dims)
+    covers = torch.tensor([[[True, True, False], [True, True, False], [True, False, False]]])  # (1, T, N)
+    means = covered_token_means(embeds, covers)[0]
+    assert means.tolist() == [[3.0, 2.0], [2.0, 1.0], [0.0, 0.0]]  # all three; the first two; none -> 0
 
 
 def test_shuffled_control_gives_every_example_another_graph():
@@ -270,8 +277,9 @@ def backbone_states(module: TransducerModule, batch: dict) -> torch.Tensor:
     return module.model.backbone(input_ids=batch["code_ids"], attention_mask=batch["code_mask"]).last_hidden_state
 
 
-def test_output_fusion_starts_from_the_backbones_own_states_and_then_uses_the_graph():
-    module = output_module()
+@pytest.mark.parametrize("node_states", [False, True])
+def test_output_fusion_starts_from_the_backbones_own_states_and_then_uses_the_graph(node_states):
+    module = output_module(node_states=node_states)
     assert module.model.input_fusion is None and module.model.output_fusion is not None
     batch = code_batch(module)
     assert torch.equal(module.model.field_states(batch, "code"), backbone_states(module, batch))
@@ -286,14 +294,33 @@ def test_output_fusion_starts_from_the_backbones_own_states_and_then_uses_the_gr
         assert torch.allclose(after[other], before[other], atol=1e-6)
 
 
-def test_output_fusion_backward_reaches_every_transducer_parameter_not_the_backbone():
-    module = output_module()
+@pytest.mark.parametrize("node_states", [False, True])
+def test_output_fusion_backward_reaches_every_transducer_parameter_not_the_backbone(node_states):
+    module = output_module(node_states=node_states)
     output = module.model(code_batch(module))
     output.loss.backward()
     without = [name for name, p in module.model.output_fusion.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
     assert without == []
     assert all(p.grad is None for p in module.model.backbone.parameters())
     assert module.parameter_counts()["adapter_params"] == sum(p.numel() for p in module.model.output_fusion.parameters())
+
+
+def test_node_states_feed_the_backbones_contextual_states_into_the_gnn():
+    module = output_module(node_states=True)
+    perturbed(module.model.output_fusion)
+    batch = code_batch(module)
+    states = backbone_states(module, batch)
+    transducer = module.model.output_fusion
+    fused = transducer(states, batch, "code")
+    shifted = states.clone()
+    shifted[1] += 0.5  # other contextual states for example 1 only: its node features move
+    moved = transducer(shifted, batch, "code") - shifted
+    assert (moved[1] - (fused[1] - states[1])).abs().max() > 1e-4
+    for other in (0, 2):
+        assert torch.allclose(moved[other], fused[other] - states[other], atol=1e-6)
+    without = output_module()
+    assert module.parameter_counts()["adapter_params"] - without.parameter_counts()["adapter_params"] == \
+        sum(p.numel() for p in transducer.residual.gve.state_projection.parameters())
 
 
 def test_cached_backbone_states_replay_the_same_fused_output():

@@ -22,7 +22,9 @@ from codereuse.metrics.classification import classification_metrics
 from codereuse.models import Backbone, BackboneSpec, load_backbone
 from codereuse.utils.distributed import gather_lists
 
-DEFAULT_OPTIM = {"lr": 5e-5, "weight_decay": 0.01, "warmup_ratio": 0.1}
+# head_lr: the task head's own learning rate (null: ``lr``); an adapter and the head it feeds
+# often want different step sizes, and a comparison can then hold the head's fixed across arms
+DEFAULT_OPTIM = {"lr": 5e-5, "weight_decay": 0.01, "warmup_ratio": 0.1, "head_lr": None}
 
 
 class ReuseModule(pl.LightningModule, ABC):
@@ -30,6 +32,9 @@ class ReuseModule(pl.LightningModule, ABC):
         super().__init__()
         self.save_hyperparameters()
         self.optim = {**DEFAULT_OPTIM, **(optim or {})}
+        head_lr = self.optim["head_lr"]
+        if head_lr is not None and (isinstance(head_lr, bool) or not isinstance(head_lr, (int, float)) or head_lr <= 0):
+            raise ConfigError("strategy.optim.head_lr", head_lr, hint="a positive learning rate, or null for optim.lr")
         self.family = task["family"]
         loaded = load_backbone(BackboneSpec.from_dict(backbone))
         self.tokenizer = loaded.tokenizer
@@ -70,13 +75,18 @@ class ReuseModule(pl.LightningModule, ABC):
         applied to classification, pair and retrieval fields, not to seq2seq decoding."""
         return None
 
+    def head_parameters(self) -> list[nn.Parameter]:
+        """The task head's trainable parameters (those it shares with the backbone, e.g. tied
+        embeddings, count as the backbone's)."""
+        backbone_ids = {id(p) for p in self.model.backbone.parameters()}
+        head = {id(p): p for m in self.model.head_modules() for p in m.parameters() if id(p) not in backbone_ids}
+        return [p for p in head.values() if p.requires_grad]
+
     def parameter_counts(self) -> dict[str, float]:
         """Trainable parameters split into the adapter (everything outside the task head: unfrozen
         backbone layers, peft adapters, a transducer) and the head, each also in % of the backbone."""
         trainable, total = count_parameters(self.model)
-        backbone_ids = {id(p) for p in self.model.backbone.parameters()}
-        head = {id(p): p for m in self.model.head_modules() for p in m.parameters() if id(p) not in backbone_ids}
-        head_params = sum(p.numel() for p in head.values() if p.requires_grad)
+        head_params = sum(p.numel() for p in self.head_parameters())
         adapter_params = trainable - head_params
         return {"trainable_params": trainable, "total_params": total, "backbone_params": self.backbone_params,
                 "adapter_params": adapter_params, "head_params": head_params,
@@ -159,9 +169,20 @@ class ReuseModule(pl.LightningModule, ABC):
             raise ConfigError("checkpoint", written, hint=f"it was written by {written}, not by {module_class_name(self)}")
 
     # --- optimisation ---------------------------------------------------------------------------
+    def parameter_groups(self) -> list[dict]:
+        """One AdamW group of every trainable parameter, or, with ``optim.head_lr``, the head's
+        parameters in a group of their own at that rate (the warmup schedule scales both)."""
+        head_lr = self.optim.get("head_lr")
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        if head_lr is None:
+            return [{"params": trainable}]
+        head_ids = {id(p) for p in self.head_parameters()}
+        rest = [p for p in trainable if id(p) not in head_ids]
+        groups = [{"params": rest}] if rest else []
+        return [*groups, {"params": [p for p in trainable if id(p) in head_ids], "lr": float(head_lr)}]
+
     def configure_optimizers(self):
-        parameters = [p for p in self.model.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(parameters, lr=self.optim["lr"], weight_decay=self.optim["weight_decay"])
+        optimizer = torch.optim.AdamW(self.parameter_groups(), lr=self.optim["lr"], weight_decay=self.optim["weight_decay"])
         total = max(int(self.trainer.estimated_stepping_batches), 1)
         schedule = get_linear_schedule_with_warmup(optimizer, int(self.optim["warmup_ratio"] * total), total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}

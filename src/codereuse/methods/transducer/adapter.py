@@ -40,9 +40,12 @@ class GraphResidual(nn.Module):
         self.fusion = FusionLayer(embed_dim, config.hidden, config.heads, config.span_bias)
 
     def forward(self, embeds: torch.Tensor, graph, offsets: torch.Tensor, word_embeddings: nn.Embedding) -> torch.Tensor:
-        nodes, node_mask = to_dense_batch(self.gve(graph, word_embeddings), graph.batch, batch_size=graph.num_graphs)
-        spans, _ = to_dense_batch(graph.span, graph.batch, fill_value=-1, batch_size=graph.num_graphs)
-        return self.fusion(embeds, nodes, node_mask, covering_nodes(offsets, spans))
+        spans, node_mask = to_dense_batch(graph.span, graph.batch, fill_value=-1, batch_size=graph.num_graphs)
+        covers = covering_nodes(offsets, spans)
+        # dense (B, N, H) -> the PyG batch's node order (to_dense_batch keeps it, row by row)
+        states = covered_token_means(embeds, covers)[node_mask] if self.gve.state_projection is not None else None
+        nodes, _ = to_dense_batch(self.gve(graph, word_embeddings, states), graph.batch, batch_size=graph.num_graphs)
+        return self.fusion(embeds, nodes, node_mask, covers)
 
 
 def covering_nodes(offsets: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
@@ -51,6 +54,13 @@ def covering_nodes(offsets: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
     token_end = offsets[..., 1].unsqueeze(2)                        # (B, T, 1)
     start, end = spans[..., 0].unsqueeze(1), spans[..., 1].unsqueeze(1)  # (B, 1, N)
     return (token_end > start) & (token_end <= end) & (token_end > offsets[..., 0].unsqueeze(2))
+
+
+def covered_token_means(embeds: torch.Tensor, covers: torch.Tensor) -> torch.Tensor:
+    """(B, N, H): per node, the mean of the token vectors its span covers; 0 where it covers none."""
+    weights = covers.to(embeds.dtype)                                 # (B, T, N)
+    sums = weights.transpose(1, 2) @ embeds                           # (B, N, H)
+    return sums / weights.sum(1).clamp(min=1).unsqueeze(-1)
 
 
 class Transducer(nn.Module):

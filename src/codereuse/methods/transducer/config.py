@@ -29,6 +29,10 @@ class TransducerConfig:
     # fuse_at=output on an encoder: compute the frozen backbone's states once per example and replay
     # them (the backbone's function does not change while the transducer trains)
     cache: bool = False
+    # node features also from the token vectors being fused: each node gets the mean of the ones its
+    # span holds (with fuse_at=output, the backbone's contextual last-layer states); nodes past the
+    # token limit keep only their text's word embeddings
+    node_states: bool = False
 
     @classmethod
     def from_dict(cls, options: dict | None) -> "TransducerConfig":

@@ -1,7 +1,8 @@
 """Graph Vectorization Engine: a batch of code property graphs -> one vector per node.
 
 Node features are the mean of the frozen backbone's word embeddings over the tokens of the node's
-text plus a learned node-type embedding, projected to the GNN size; a torch_geometric GNN then
+text plus a learned node-type embedding (and, with ``node_states``, the mean of the token vectors
+being fused over the node's span), projected to the GNN size; a torch_geometric GNN then
 passes typed messages along the AST, control-flow and data-dependence edges (and their reverses,
 typed separately, so information flows both ways). Everything runs on the PyG ``Batch`` of the
 whole minibatch: no per-graph Python loop.
@@ -45,6 +46,7 @@ class GraphVectorizationEngine(nn.Module):
         super().__init__()
         hidden, self.kind, self.num_edge_types = config.hidden, config.gnn, num_edge_types
         self.text_projection = nn.Linear(embed_dim, hidden)
+        self.state_projection = nn.Linear(embed_dim, hidden) if config.node_states else None
         self.node_type = nn.Embedding(num_node_types, hidden)
         relations = 2 * num_edge_types  # each edge type and its reverse
         if self.kind == "gcn":  # softplus(w) = 1 at init: an unweighted GCN to start from
@@ -54,8 +56,11 @@ class GraphVectorizationEngine(nn.Module):
         self.convs = nn.ModuleList(_conv(self.kind, hidden, config.heads) for _ in range(config.layers))
         self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(config.layers))
 
-    def forward(self, graph, word_embeddings: nn.Embedding) -> torch.Tensor:
+    def forward(self, graph, word_embeddings: nn.Embedding, states: torch.Tensor | None = None) -> torch.Tensor:
+        """``states``: (num_nodes, H) per-node means of the fused token vectors (``node_states``)."""
         x = self.text_projection(node_text_means(graph, word_embeddings)) + self.node_type(graph.node_type)
+        if self.state_projection is not None:
+            x = x + self.state_projection(states)
         edge_index, edge_type = self._with_reverse_edges(graph.edge_index, graph.edge_type)
         for conv, norm in zip(self.convs, self.norms):
             x = norm(x + F.gelu(self._message_pass(conv, x, edge_index, edge_type)))
