@@ -4,8 +4,9 @@
     python benchmarks/compress.py --reduced             # fewer distillation epochs / generations (<= 30 min)
     python benchmarks/compress.py --pareto              # also the latency-aware search's Pareto pick
 
-The architecture search is seeded once (search.seed=0: the same architecture for every run); the
-distillation runs with seeds 0, 1, 2 against the same teacher. Each run measures the teacher and its
+The architecture is searched once, in the first run (search.seed=0); the later distillation seeds
+train that very architecture (search.arch=, since a latency-aware search measures time and could pick
+another on a rerun) against the same teacher, with seeds 0, 1, 2. Each run measures the teacher and its
 student forms interleaved (median of repeated runs, batch 1 and 32, one thread). Accuracy/F1 are on the
 whole test split: mean +- standard error over the seeds.
 """
@@ -68,8 +69,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     common = ["logger=none", "search.seed=0", *(REDUCED if args.reduced else []), *args.overrides]
     runs = [compress([*common, f"seed={args.seeds[0]}"])]
-    teacher = [f"teacher={runs[0]['teacher_checkpoint']}"]  # every seed distils the very same teacher
-    runs += [compress([*common, *teacher, f"seed={seed}"]) for seed in args.seeds[1:]]
+    # every seed distils the very same teacher into the very same architecture
+    same = [f"teacher={runs[0]['teacher_checkpoint']}", f"search.arch='{runs[0]['search/picked']}'"]
+    runs += [compress([*common, *same, f"seed={seed}"]) for seed in args.seeds[1:]]
     result = {"teacher": summarise(runs, "teacher"), **{name: summarise(runs, name) for name in FORMS if summarise(runs, name)}}
     first = runs[0]
     result.update(

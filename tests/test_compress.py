@@ -130,9 +130,10 @@ def test_default_teacher_is_trained_then_reused_and_the_student_fits_the_budget(
     assert (tmp_path / "one" / "search.png").stat().st_size > 0 and (tmp_path / "one" / "students.png").stat().st_size > 0
     assert AutoModelForSequenceClassification.from_pretrained(hf).num_labels == 2
 
-    second = compress_run(compose_compress(common, tmp_path / "two"))
+    # what benchmarks/compress.py does for its later seeds: the first run's pick, no search
+    second = compress_run(compose_compress([*common, f"search.arch='{first['search/picked']}'"], tmp_path / "two"))
     assert "reused" in second["teacher_note"] and second["teacher_checkpoint"] == first["teacher_checkpoint"]
-    assert second["student/arch"] == first["student/arch"]  # same seed, same architecture
+    assert second["student/arch"] == first["student/arch"] and second["search/evaluated"] == 1
     assert second["teacher/accuracy"] == first["teacher/accuracy"]
 
 

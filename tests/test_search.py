@@ -89,3 +89,23 @@ def test_bad_settings_fail_in_one_line():
         SearchSettings(mode="random")
     with pytest.raises(ConfigError, match="search.space.hidden"):
         SearchSpace.from_dict({"hidden": [16, 100, 16]})
+
+
+
+def test_a_fixed_architecture_skips_the_search_and_is_still_held_to_the_constraints():
+    picked = search().run().best.arch
+    assert Architecture.parse(str(picked)) == picked
+    assert Architecture.parse("v1000,l3-h96_a4 i160") == Architecture(3, 96, 4, 160, 1000)
+    for mode in ("gflops", "pareto"):
+        result = search(arch=str(picked), mode=mode, latency_repeats=1).run()
+        assert result.best.arch == picked and [i.arch for i in result.evaluated] == [picked]
+        assert [i.arch for i in result.pareto] == ([picked] if mode == "pareto" else [])
+    for bad in ("L3 H96 A4", "L3 H96 A4 I160 V1000 X9"):
+        with pytest.raises(ConfigError, match="five genes"):
+            search(arch=bad).run()
+    infeasible = [({}, "L3 H100 A4 I160 V1000"),  # hidden off the step-16 grid
+                  ({"heads": [1, 3]}, "L1 H32 A3 I32 V1000"),  # 32 % 3 != 0
+                  ({}, "L12 H768 A8 I3072 V50000")]  # far over 0.6 MB
+    for space, bad in infeasible:
+        with pytest.raises(ConfigError, match=r"search\.arch.*budget_mb=0\.6"):
+            search(arch=bad, space=space).run()

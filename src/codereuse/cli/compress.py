@@ -242,7 +242,8 @@ def search_metrics(found, chosen, arch, seq_len: int, teacher_ms: float | None) 
     out = {"search/evaluated": len(found.evaluated), "search/repaired": found.repaired, "search/seq_len": seq_len,
            "search/best_gflops": found.best.gflops, "search/pareto_size": len(found.pareto),
            "student/arch": str(arch), "student/gflops": chosen.gflops, "student/size_mb_analytic": chosen.size_mb,
-           **{f"student/{k}": v for k, v in arch.to_dict().items()}, "student/searched_vocab": chosen.arch.vocab}
+           **{f"student/{k}": v for k, v in arch.to_dict().items()}, "student/searched_vocab": chosen.arch.vocab,
+           "search/picked": str(chosen.arch)}  # as search.arch= takes it (before the tokenizer's vocab adjustment)
     if teacher_ms is not None:
         out.update({"search/teacher_latency_b1_ms": teacher_ms, "student/search_latency_b1_ms": chosen.latency_ms,
                     "search/pareto": [i.to_dict() for i in found.pareto]})

@@ -35,6 +35,7 @@ class SearchSettings:
     seed: int = 0
     latency_repeats: int = 10
     space: dict = field(default_factory=dict)
+    arch: str | None = None  # a fixed architecture: no search, still held to the space and the budget
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -129,6 +130,8 @@ class ArchitectureSearch:
 
     # --- the GA -----------------------------------------------------------------------------------
     def run(self) -> SearchResult:
+        if self.settings.arch:
+            return self.fixed(Architecture.parse(self.settings.arch))
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -164,6 +167,15 @@ class ArchitectureSearch:
         front = self._pareto(study, evaluated) if pareto else []
         best = max(evaluated, key=lambda i: (i.gflops, -i.params))
         return SearchResult(best, evaluated, front, repaired, generations)
+
+    def fixed(self, arch: Architecture) -> SearchResult:
+        """``arch`` evaluated alone (e.g. an earlier search's pick, re-distilled with another seed)."""
+        if not self.feasible(arch):
+            size = size_bytes(arch, self.max_positions, self.num_labels) / 1e6
+            raise ConfigError("search.arch", str(arch), hint=f"outside the search space, hidden not a multiple of heads, "
+                              f"or over budget_mb={self.settings.budget_mb:g} ({size:.2f} MB)")
+        individual = self.evaluate(arch, trial=0, generation=0)
+        return SearchResult(individual, [individual], [individual] if self.settings.mode == "pareto" else [], 0, [])
 
     def _distributions(self) -> dict:
         from optuna.distributions import CategoricalDistribution, IntDistribution

@@ -5,6 +5,7 @@ pooler dense + tanh + classifier), so what is counted is exactly what is exporte
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from codereuse.errors import ConfigError
@@ -27,6 +28,14 @@ class Architecture:
 
     def __str__(self) -> str:
         return f"L{self.layers} H{self.hidden} A{self.heads} I{self.intermediate} V{self.vocab}"
+
+    @classmethod
+    def parse(cls, text: str, key: str = "search.arch") -> "Architecture":
+        """The inverse of ``str``: ``"L6 H96 A4 I320 V1000"`` (any separators, genes in any order)."""
+        genes = dict(re.findall(r"([LHAIV])(\d+)", str(text).upper()))
+        if len(genes) != 5 or re.sub(r"[LHAIV]\d+|[\s,_-]", "", str(text).upper()):
+            raise ConfigError(key, text, hint="five genes like 'L6 H96 A4 I320 V1000' (layers, hidden, heads, FFN, vocab)")
+        return cls(int(genes["L"]), int(genes["H"]), int(genes["A"]), int(genes["I"]), int(genes["V"]))
 
 
 @dataclass(frozen=True)
