@@ -134,6 +134,7 @@ def test_default_teacher_is_trained_then_reused_and_the_student_fits_the_budget(
     second = compress_run(compose_compress([*common, f"search.arch='{first['search/picked']}'"], tmp_path / "two"))
     assert "reused" in second["teacher_note"] and second["teacher_checkpoint"] == first["teacher_checkpoint"]
     assert second["student/arch"] == first["student/arch"] and second["search/evaluated"] == 1
+    assert f"search: none, search.arch={first['search/picked']} given" in capsys.readouterr().out
     assert second["teacher/accuracy"] == first["teacher/accuracy"]
 
 

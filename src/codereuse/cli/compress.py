@@ -51,8 +51,9 @@ def run(cfg: DictConfig) -> dict:
     teacher_b1 = ev.first_batch(ev.teacher_batches(teacher, data.splits["test"][:1], 1))
     settings = SearchSettings(budget_mb=cfg.budget_mb, **{k: v for k, v in _plain(cfg.search).items() if k != "target_speedup"})
     search = ArchitectureSearch(settings, seq_len, student_length, num_labels)
-    print(f"search: {settings.mode}, population {settings.population} x {settings.generations} generations, "
-          f"budget {cfg.budget_mb:g} MB, sequence length {seq_len} (mean over {len(unlabelled)} inputs)")
+    plan = (f"none, search.arch={settings.arch} given" if settings.arch else
+            f"{settings.mode}, population {settings.population} x {settings.generations} generations")
+    print(f"search: {plan}, budget {cfg.budget_mb:g} MB, sequence length {seq_len} (mean over {len(unlabelled)} inputs)")
     with stage("search", seconds):
         found = search.run()
     chosen, teacher_ms = found.best, None
