@@ -91,7 +91,6 @@ def test_bad_settings_fail_in_one_line():
         SearchSpace.from_dict({"hidden": [16, 100, 16]})
 
 
-
 def test_a_fixed_architecture_skips_the_search_and_is_still_held_to_the_constraints():
     picked = search().run().best.arch
     assert Architecture.parse(str(picked)) == picked
@@ -100,7 +99,7 @@ def test_a_fixed_architecture_skips_the_search_and_is_still_held_to_the_constrai
         result = search(arch=str(picked), mode=mode, latency_repeats=1).run()
         assert result.best.arch == picked and [i.arch for i in result.evaluated] == [picked]
         assert [i.arch for i in result.pareto] == ([picked] if mode == "pareto" else [])
-    for bad in ("L3 H96 A4", "L3 H96 A4 I160 V1000 X9"):
+    for bad in ("L3 H96 A4", "L3 H96 A4 I160 V1000 X9", "L1 L3 H96 A4 I160 V1000"):
         with pytest.raises(ConfigError, match="five genes"):
             search(arch=bad).run()
     infeasible = [({}, "L3 H100 A4 I160 V1000"),  # hidden off the step-16 grid

@@ -38,6 +38,8 @@ def run(cfg: DictConfig) -> dict:
     out = Path(cfg.paths.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
+    # search settings checked before the teacher is trained, so a bad value costs nothing
+    settings = SearchSettings(budget_mb=cfg.budget_mb, **{k: v for k, v in _plain(cfg.search).items() if k != "target_speedup"})
     with stage("teacher", seconds):
         teacher, teacher_note = resolve_teacher(cfg)
     print(f"teacher: {teacher_note}")
@@ -49,7 +51,6 @@ def run(cfg: DictConfig) -> dict:
     student_length = teacher.max_length * (2 if family == "pair" else 1)
     seq_len = student_lib.mean_length(unlabelled, teacher.module.tokenizer, family, student_length)
     teacher_b1 = ev.first_batch(ev.teacher_batches(teacher, data.splits["test"][:1], 1))
-    settings = SearchSettings(budget_mb=cfg.budget_mb, **{k: v for k, v in _plain(cfg.search).items() if k != "target_speedup"})
     search = ArchitectureSearch(settings, seq_len, student_length, num_labels)
     plan = (f"none, search.arch={settings.arch} given" if settings.arch else
             f"{settings.mode}, population {settings.population} x {settings.generations} generations")

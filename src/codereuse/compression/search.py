@@ -36,6 +36,7 @@ class SearchSettings:
     latency_repeats: int = 10
     space: dict = field(default_factory=dict)
     arch: str | None = None  # a fixed architecture: no search, still held to the space and the budget
+    fixed_arch: Architecture | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -44,6 +45,8 @@ class SearchSettings:
             raise ConfigError("budget_mb", self.budget_mb, hint="a positive size in MB (10^6 bytes)")
         if self.population < 2 or self.generations < 1:
             raise ConfigError("search.population", self.population, hint="population >= 2 and generations >= 1")
+        if self.arch:  # parsed here so that a malformed value fails before any teacher is trained
+            self.fixed_arch = Architecture.parse(self.arch)
 
 
 @dataclass
@@ -130,8 +133,8 @@ class ArchitectureSearch:
 
     # --- the GA -----------------------------------------------------------------------------------
     def run(self) -> SearchResult:
-        if self.settings.arch:
-            return self.fixed(Architecture.parse(self.settings.arch))
+        if self.settings.fixed_arch:
+            return self.fixed(self.settings.fixed_arch)
         import optuna
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)

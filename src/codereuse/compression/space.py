@@ -30,11 +30,13 @@ class Architecture:
         return f"L{self.layers} H{self.hidden} A{self.heads} I{self.intermediate} V{self.vocab}"
 
     @classmethod
-    def parse(cls, text: str, key: str = "search.arch") -> "Architecture":
+    def parse(cls, text: str) -> "Architecture":
         """The inverse of ``str``: ``"L6 H96 A4 I320 V1000"`` (any separators, genes in any order)."""
-        genes = dict(re.findall(r"([LHAIV])(\d+)", str(text).upper()))
-        if len(genes) != 5 or re.sub(r"[LHAIV]\d+|[\s,_-]", "", str(text).upper()):
-            raise ConfigError(key, text, hint="five genes like 'L6 H96 A4 I320 V1000' (layers, hidden, heads, FFN, vocab)")
+        text = str(text).upper()
+        found = re.findall(r"([LHAIV])(\d+)", text)
+        genes = dict(found)
+        if len(found) != 5 or len(genes) != 5 or re.sub(r"[LHAIV]\d+|[\s,_-]", "", text):
+            raise ConfigError("search.arch", text, hint="five genes like 'L6 H96 A4 I320 V1000' (layers, hidden, heads, FFN, vocab)")
         return cls(int(genes["L"]), int(genes["H"]), int(genes["A"]), int(genes["I"]), int(genes["V"]))
 
 
