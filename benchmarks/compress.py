@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> dict:
     common = ["logger=none", "search.seed=0", *(REDUCED if args.reduced else []), *args.overrides]
     runs = [compress([*common, f"seed={args.seeds[0]}"])]
     # every seed distils the very same teacher into the very same architecture
-    same = [f"teacher={runs[0]['teacher_checkpoint']}", f"search.arch='{runs[0]['search/picked']}'"]
-    runs += [compress([*common, *same, f"seed={seed}"]) for seed in args.seeds[1:]]
+    teacher = f"teacher={runs[0]['teacher_checkpoint']}"
+    runs += [compress([*common, teacher, f"search.arch='{runs[0]['search/picked']}'", f"seed={seed}"])
+             for seed in args.seeds[1:]]
     result = {"teacher": summarise(runs, "teacher"), **{name: summarise(runs, name) for name in FORMS if summarise(runs, name)}}
     first = runs[0]
     result.update(
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> dict:
         teacher_checkpoint=first["teacher_checkpoint"], reduced=args.reduced,
         minutes=rounded(sum(r["wall_seconds"] for r in runs) / 60, 1))
     if args.pareto:
-        pareto = compress([*common, *teacher, "search.mode=pareto", f"seed={args.seeds[0]}"])
+        pareto = compress([*common, teacher, "search.mode=pareto", f"seed={args.seeds[0]}"])
         result["pareto_pick"] = {"arch": pareto["student/arch"], "speedup_b1": rounded(pareto["speedup_b1"]),
                                  "accuracy": rounded(pareto["student_fp32/accuracy"]),
                                  "latency_b1_ms": rounded(pareto["student_fp32/latency_b1_ms"]),

@@ -170,3 +170,38 @@ def test_installed_code_copies_a_packages_sources_without_its_tests(tmp_path, mo
     assert report == {"files": 2, "packages": ["fakepkg"]}
     copied = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert copied == ["fakepkg/__init__.py", "fakepkg/sub/mod.py"]
+
+
+def test_compress_benchmark_summarises_seeds_and_reports_the_pareto_pick(monkeypatch):
+    """benchmarks/compress.py's bookkeeping (seeds reuse the first pick and teacher; --pareto), compress runs faked."""
+    import importlib.util
+
+    from conftest import ROOT
+
+    # loaded by path: the name `compress` is also the top-level entry point
+    spec = importlib.util.spec_from_file_location("benchmark_compress", ROOT / "benchmarks" / "compress.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    calls = []
+
+    def fake_run(overrides):
+        calls.append(overrides)
+        seed = int(next(o for o in overrides if o.startswith("seed="))[5:])
+        pareto = "search.mode=pareto" in overrides
+        run = {"teacher_checkpoint": "t.ckpt", "search/picked": "L2 H32 A2 I64 V1000", "student/arch": "L2 H32 A2 I64 V1000",
+               "search/seq_len": 40, "wall_seconds": 60.0, "test/floor_name": "majority_accuracy", "test/floor": 0.1,
+               "speedup_b1": 6.0, "speedup_b32": 8.0, "search/pareto_size": 4}
+        for name, acc in (("teacher", 0.8), ("student_fp32", 0.6 + 0.1 * seed + 0.05 * pareto), ("student_int8", 0.6)):
+            run.update({f"{name}/size_mb": 1.0, f"{name}/params": 10, f"{name}/latency_b1_ms": 2.0,
+                        f"{name}/latency_b32_ms": 20.0, f"{name}/accuracy": acc, f"{name}/f1": acc})
+        run["student_int8/agreement_with_fp32"] = 0.99
+        return run
+
+    monkeypatch.setattr(bench, "compress", fake_run)
+    result = bench.main(["--seeds", "0,1", "--pareto", "task=classify"])
+    assert all("task=classify" in c for c in calls) and len(calls) == 3
+    assert "search.arch='L2 H32 A2 I64 V1000'" in calls[1] and "teacher=t.ckpt" in calls[1]
+    assert "teacher=t.ckpt" in calls[2] and not any(o.startswith("search.arch") for o in calls[2])
+    assert result["student_fp32"]["accuracy"] == pytest.approx(0.65) and result["student_fp32"]["accuracy_se"] == pytest.approx(0.05)
+    assert result["accuracy_drop"] == pytest.approx(0.15) and result["minutes"] == pytest.approx(2.0)
+    assert result["pareto_pick"]["accuracy"] == pytest.approx(0.65) and result["pareto_pick"]["front_size"] == 4
