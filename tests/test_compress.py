@@ -110,6 +110,28 @@ def test_broken_teachers_fail_in_one_line(tmp_path):
     assert result.returncode == 2 and result.stderr.strip().count("\n") == 0 and "cannot be distilled" in result.stderr
 
 
+def test_teacher_fingerprint_follows_the_weights_not_the_checkpoint_file(student, tmp_path):
+    """Soft labels are keyed on it: a moved (or identically re-trained) teacher must hit the cache."""
+    from codereuse.compression.teacher import Teacher
+
+    _, module = student
+    (tmp_path / "a.ckpt").write_bytes(b"one run directory")
+    (tmp_path / "b.ckpt").write_bytes(b"another, with other loop state")
+    here, there = Teacher(module, tmp_path / "a.ckpt", None), Teacher(module, tmp_path / "b.ckpt", None)
+    before = here.fingerprint()
+    assert there.fingerprint() == before
+    weight = next(module.parameters())
+    saved = weight.detach().clone()
+    with torch.no_grad():
+        weight[0].add_(1e-3)
+    try:
+        assert here.fingerprint() != before
+    finally:
+        with torch.no_grad():
+            weight.copy_(saved)
+    assert here.fingerprint() == before
+
+
 TINY = ["model=tiny", "logger=none", "trainer.max_steps=4", "task.max_train_examples=48", "task.max_eval_examples=16",
         "task.max_length=48", "search.population=6", "search.generations=2", "budget_mb=0.5", "distill.max_epochs=1",
         "distill.max_train_examples=96", "latency_repeats=2", "export_onnx=false"]

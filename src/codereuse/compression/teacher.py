@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from codereuse.data.cache import Cache, cache_key
 from codereuse.data.collate import Collator, encode_records
 from codereuse.errors import ConfigError
+from codereuse.models.fingerprint import weights_fingerprint
 
 DISTILLABLE = ("classification", "pair")
 CHECKPOINT_NAMES = ("best.ckpt", "last.ckpt")
@@ -38,11 +39,9 @@ class Teacher:
         return self.module.hparams.backbone.get("max_length", 512)
 
     def fingerprint(self) -> str:
-        digest = hashlib.sha256()
-        with open(self.checkpoint, "rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        """The teacher's weights, tokenizer and task: not the checkpoint file's bytes, which also
+        record where the run lived, so a moved or re-trained identical teacher reuses its soft labels."""
+        return weights_fingerprint(self.module, self.module.model.tokenizer, self.task)
 
 
 def find_checkpoint(path: str | Path) -> Path:

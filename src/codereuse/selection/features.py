@@ -26,6 +26,7 @@ from codereuse.data.cache import default_cache_dir
 from codereuse.errors import CodereuseError, ConfigError
 from codereuse.methods.heads import pair_features
 from codereuse.models import Backbone, load_backbone
+from codereuse.models.fingerprint import weights_fingerprint as model_fingerprint
 from codereuse.selection.probe import ProbeSample
 
 FORMAT = 1
@@ -44,12 +45,7 @@ class CandidateFeatures:
 
 def weights_fingerprint(backbone: Backbone) -> str:
     """A hash of every weight and the tokenizer's vocabulary: equal models share cache entries."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(backbone.model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy())
-    digest.update(json.dumps(sorted(backbone.tokenizer.get_vocab().items())).encode())
-    return digest.hexdigest()[:24]
+    return model_fingerprint(backbone.model, backbone.tokenizer)
 
 
 def candidate_features(spec: dict, probe: ProbeSample, *, layers: str | list[int] = "last",
