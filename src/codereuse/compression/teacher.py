@@ -84,8 +84,8 @@ def load_teacher(path: str | Path) -> Teacher:
 @torch.no_grad()
 def soft_labels(teacher: Teacher, records: list[dict], cache_dir: str | None, batch_size: int = 64,
                 progress: bool = True) -> torch.Tensor:
-    """The teacher's logits (N, C) on ``records`` (labels ignored), cached under the checkpoint's and
-    the inputs' content hashes; a cached entry is checked and rebuilt if corrupt (``data.cache``)."""
+    """The teacher's logits (N, C) on ``records`` (labels ignored), cached under the content hashes of
+    the teacher (:meth:`Teacher.fingerprint`) and of the inputs; a corrupt entry is rebuilt (``data.cache``)."""
     family = teacher.task["family"]
     fields = ("code",) if family == "classification" else ("code1", "code2")
     inputs = [[r[f] for f in fields] for r in records]
