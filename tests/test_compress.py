@@ -132,6 +132,60 @@ def test_teacher_fingerprint_follows_the_weights_not_the_checkpoint_file(student
     assert here.fingerprint() == before
 
 
+def test_teacher_targets_are_the_logits_and_the_classifier_input_of_one_cached_pass(student, tmp_path, monkeypatch):
+    from codereuse.compression import teacher as teacher_lib
+
+    _, module = student
+    teacher = teacher_lib.Teacher(module, tmp_path / "t.ckpt", None)
+    records = [{"code": code[:300]} for code in CODE]
+    targets = teacher_lib.teacher_targets(teacher, records, tmp_path, features=True, progress=False)
+    assert targets.logits.shape == (len(CODE), 2) and targets.features.shape == (len(CODE), 32)
+    with torch.no_grad():  # the features are exactly what the output layer turns into the logits
+        assert torch.allclose(module.model.head.net[-1](targets.features), targets.logits, atol=1e-5)
+
+    def no_teacher(*args):
+        raise AssertionError("the teacher ran again")
+
+    monkeypatch.setattr(teacher_lib, "_teacher_pass", no_teacher)
+    again = teacher_lib.teacher_targets(teacher, records, tmp_path, features=True, progress=False)
+    assert torch.equal(again.logits, targets.logits)
+    assert torch.allclose(again.features, targets.features, atol=1e-3)  # stored as float16
+    assert teacher_lib.teacher_targets(teacher, records, tmp_path, progress=False).features is None
+
+
+def test_feature_distillation_adds_a_projected_mse_on_standardised_teacher_features(student):
+    from codereuse.methods.distill import standardise
+
+    root, _ = student
+    spec = {"name": "student", "source": "config", "path": str(root / "init"), "max_length": 96, "pooling": "cls"}
+    task = {"name": "clone", "family": "classification", "num_labels": 2, "dropout": 0.0}
+    with pytest.raises(ConfigError, match="feature_size"):
+        DistillationModule(spec, task, distill={"feature_weight": 1.0})
+    module = DistillationModule(spec, task, distill={"feature_weight": 0.5, "feature_size": 8})
+    logits, features = torch.randn(len(CODE), 2), torch.randn(len(CODE), 8) * 3 + 1
+    with pytest.raises(ConfigError, match=rf"shape \({len(CODE)}, 8\)"):
+        module.set_soft_targets(logits, features[:, :4])
+    module.set_soft_targets(logits, features)
+    targets = standardise(features)
+    assert torch.allclose(targets.mean(0), torch.zeros(8), atol=1e-5) and torch.allclose(targets.std(0), torch.ones(8), atol=1e-5)
+
+    batch = next(student_lib.batches([{"code": c[:300]} for c in CODE[:4]], module.tokenizer, "classification", 96, 4))
+    batch["labels"] = torch.full((4,), -100)
+    loss = module.eval().training_step(batch, 0)  # eval: no dropout, so the loss can be recomputed
+    with torch.no_grad():
+        pooled = module.model.embed(batch, "code")
+        representation = module.model.head.net[:-1](pooled)
+        student_logits = module.model.head.net[-1](representation)
+        expected = distillation_loss(student_logits, logits[:4], None, 10.0, 0.0) + 0.5 * torch.nn.functional.mse_loss(
+            module.feature_projection(representation), targets[:4])
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-4)
+    loss.backward()
+    assert module.feature_projection.weight.grad.abs().sum() > 0
+    grouped = {id(p) for group in module.parameter_groups() for p in group["params"]}
+    assert {id(p) for p in module.feature_projection.parameters()} <= grouped
+    assert not any("projection" in key for key in module.model.state_dict())  # the exported student has none of it
+
+
 TINY = ["model=tiny", "logger=none", "trainer.max_steps=4", "task.max_train_examples=48", "task.max_eval_examples=16",
         "task.max_length=48", "search.population=6", "search.generations=2", "budget_mb=0.5", "distill.max_epochs=1",
         "distill.max_train_examples=96", "latency_repeats=2", "export_onnx=false"]
@@ -170,6 +224,35 @@ def test_harvested_code_that_copies_held_out_code_is_left_out_of_distillation():
     harvested = [{"code": "def size(a, b):\n    return a * b + 2"},            # the test function, renamed
                  {"code": "def size(a, b):\n    return [a, b]"}]                 # other code
     assert without_held_out(harvested, data, ("code",)) == harvested[1:]
+
+
+def test_task_source_adds_the_sources_other_functions_from_files_without_held_out_inputs(tmp_path, code_tree):
+    from types import SimpleNamespace
+
+    from codereuse.cli.compress import rest_of_task_source
+    from codereuse.data.registry import load_task, source_functions
+    from codereuse.data.tasks import code_only
+
+    cfg = compose_compress(["task=classify", f"data.source_dir={code_tree}", f"data.cache_dir={tmp_path}"], tmp_path / "run")
+    data = load_task("classify", source_dir=str(code_tree), cache_dir=str(tmp_path), seed=0)
+    teacher = SimpleNamespace(config=None)  # no run record: this config's task and data
+    rest = rest_of_task_source(cfg, teacher, data)
+    held_out_files = {r["file"] for split in ("valid", "test") for r in data.splits[split]}
+    by_file = {}
+    for function in source_functions("classify", source_dir=str(code_tree), cache_dir=str(tmp_path)):
+        parsed = code_only(function)
+        if parsed:
+            by_file.setdefault(parsed[1], set()).add(function["file"])
+    inputs = {r["code"] for split in data.splits.values() for r in split}
+    codes = [r["code"] for r in rest]
+    assert len(codes) > len(data.splits["train"]) // 2 and len(set(codes)) == len(codes)
+    assert not inputs & set(codes)  # none of the task's own inputs, labelled or held out
+    assert all(by_file[code] - held_out_files for code in codes)  # each also lives in a file with no held-out input
+    with pytest.raises(ConfigError, match="published files"):
+        rest_of_task_source(cfg, teacher, SimpleNamespace(name="classify", family="classification",
+                                                          splits={"train": [{"code": "def f(): pass"}]}))
+    with pytest.raises(ConfigError, match="pairs the task builds"):
+        rest_of_task_source(cfg, teacher, SimpleNamespace(name="clone", family="pair", splits={}))
 
 
 def test_installed_code_copies_a_packages_sources_without_its_tests(tmp_path, monkeypatch):

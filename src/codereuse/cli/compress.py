@@ -20,12 +20,13 @@ from codereuse.compression import student as student_lib
 from codereuse.compression.plots import models_plot, search_plot
 from codereuse.compression.search import ArchitectureSearch, SearchSettings, pick
 from codereuse.compression.space import bert_config
-from codereuse.compression.teacher import Teacher, load_teacher, soft_labels
+from codereuse.compression.teacher import Teacher, TeacherTargets, load_teacher, teacher_targets
 from codereuse.compression.tokenizer import train_bpe
 from codereuse.data.cache import cache_key
 from codereuse.data.card import floor
 from codereuse.data.normalize import near_duplicate_key
-from codereuse.data.registry import load_task
+from codereuse.data.registry import load_task, source_functions
+from codereuse.data.tasks import code_only
 from codereuse.errors import ConfigError
 from codereuse.methods.distill import DistillationModule
 
@@ -69,9 +70,9 @@ def run(cfg: DictConfig) -> dict:
     arch = dataclasses.replace(chosen.arch, vocab=len(tokenizer))  # a small corpus may allow fewer merges
     write_init(student_dir / "init", arch, student_length, num_labels, tokenizer, cfg.distill.dropout)
     with stage("soft_labels", seconds):
-        soft = soft_labels(teacher, unlabelled, cfg.data.cache_dir)
+        targets = teacher_targets(teacher, unlabelled, cfg.data.cache_dir, features=cfg.distill.feature_weight > 0)
     with stage("distill", seconds):
-        module, trainer, loggers = distill(cfg, data, unlabelled, soft, student_dir, num_labels)
+        module, trainer, loggers = distill(cfg, data, unlabelled, targets, student_dir, num_labels)
     example = ev.first_batch(student_lib.batches(data.splits["test"], tokenizer, family, student_length, 2))
     with stage("export", seconds):
         paths = student_lib.export(module.model, tokenizer, data.label_names, student_dir, example, cfg.export_onnx)
@@ -131,33 +132,67 @@ def teacher_train_config(cfg: DictConfig) -> DictConfig:
 
 def load_data(cfg: DictConfig, teacher: Teacher):
     """The teacher's task with the teacher's split (its run config when recorded, else this config's)."""
-    run = teacher.config or {}
-    task = run.get("task") or _plain(cfg.task)
-    data_cfg = run.get("data") or _plain(cfg.data)
-    split_seed = data_cfg.get("seed", run.get("seed", cfg.seed))  # contract A: data.seed; older runs split by seed
+    task, data_cfg = _teacher_data_config(cfg, teacher)
+    split_seed = data_cfg.get("seed", (teacher.config or {}).get("seed", cfg.seed))  # contract A: data.seed; older runs split by seed
     if task["name"] != teacher.task["name"]:
         raise ConfigError("teacher", str(teacher.checkpoint), hint=f"trained on {teacher.task['name']}, config says {task['name']}")
     return load_task(task["name"], source_dir=data_cfg.get("source_dir"), data_dir=data_cfg.get("dir"),
                      cache_dir=cfg.data.cache_dir, seed=split_seed, options=task.get("options"))
 
 
+def _teacher_data_config(cfg: DictConfig, teacher: Teacher) -> tuple[dict, dict]:
+    run = teacher.config or {}
+    return run.get("task") or _plain(cfg.task), run.get("data") or _plain(cfg.data)
+
+
 def unlabelled_records(cfg: DictConfig, teacher: Teacher, data) -> list[dict]:
-    """The task's training inputs (labels kept only for the optional hard-label mix), plus every input
-    the same task builder makes from ``distill.extra_source_dir`` (its labels dropped)."""
+    """The task's training inputs (labels kept only for the optional hard-label mix), plus, with
+    ``distill.task_source``, the rest of the task's own source (:func:`rest_of_task_source`), plus
+    every input the same task builder makes from ``distill.extra_source_dir`` (its labels dropped)."""
     records = list(data.splits["train"])
     if cfg.distill.max_train_examples:
         records = records[: cfg.distill.max_train_examples]
+    task_inputs = len(records)
+    fields = ("code",) if data.family == "classification" else ("code1", "code2")
+    if cfg.distill.task_source:
+        rest = rest_of_task_source(cfg, teacher, data)
+        kept = without_held_out(rest, data, fields)
+        print(f"distill: + {len(kept)} functions of the task's own source that are none of its inputs, from files "
+              f"without validation/test inputs ({len(rest) - len(kept)} left out: near-duplicates of validation/test code)")
+        records += kept
     extra = cfg.distill.extra_source_dir
     if extra:
-        options = ((teacher.config or {}).get("task") or {}).get("options") or _plain(cfg.task.options)
+        options = _teacher_data_config(cfg, teacher)[0].get("options") or _plain(cfg.task.options)
         more = load_task(data.name, source_dir=extra, cache_dir=cfg.data.cache_dir, seed=cfg.seed, options=options)
-        fields = ("code",) if data.family == "classification" else ("code1", "code2")
         added = [{f: r[f] for f in fields} for split in ("train", "valid", "test") for r in more.splits[split]]
         kept = without_held_out(added, data, fields)
-        print(f"distill: {len(records)} task inputs + {len(kept)} unlabelled inputs from {extra} "
+        print(f"distill: {task_inputs} task inputs + {len(kept)} unlabelled inputs from {extra} "
               f"({len(added) - len(kept)} left out: near-duplicates of the task's validation/test code)")
         records += kept
     return records
+
+
+def rest_of_task_source(cfg: DictConfig, teacher: Teacher, data) -> list[dict]:
+    """Unlabelled code from the distribution the task was drawn from: every function of the task's
+    source tree that is none of its inputs (the classes sampled down, the packages not chosen, ...),
+    docstring removed as in the inputs, from files that hold no validation or test input."""
+    if data.family != "classification":
+        raise ConfigError("distill.task_source", True, hint=f"{data.name} inputs are pairs the task builds; "
+                          "use distill.extra_source_dir=<tree> for more of them")
+    rows = [r for split in data.splits.values() for r in split]
+    if not all("file" in r for r in rows):
+        raise ConfigError("distill.task_source", True, hint=f"{data.name} was read from published files, "
+                          "which do not say which source file each input came from")
+    held_out = {r["file"] for split in ("valid", "test") for r in data.splits[split]}
+    seen = {r["code"] for r in rows}
+    source_dir = _teacher_data_config(cfg, teacher)[1].get("source_dir")
+    rest = []
+    for function in source_functions(data.name, source_dir=source_dir, cache_dir=cfg.data.cache_dir):
+        parsed = None if function["file"] in held_out else code_only(function)
+        if parsed is not None and parsed[1] not in seen:
+            seen.add(parsed[1])
+            rest.append({"code": parsed[1]})
+    return rest
 
 
 def without_held_out(records: list[dict], data, fields: tuple[str, ...]) -> list[dict]:
@@ -175,15 +210,17 @@ def write_init(directory: Path, arch, max_positions: int, num_labels: int, token
     tokenizer.save_pretrained(directory)
 
 
-def distill(cfg: DictConfig, data, unlabelled: list[dict], soft: torch.Tensor, student_dir: Path, num_labels: int):
+def distill(cfg: DictConfig, data, unlabelled: list[dict], targets: TeacherTargets, student_dir: Path, num_labels: int):
     d = cfg.distill
     spec = {"name": "student", "family": "encoder", "source": "config", "path": str(student_dir / "init"),
             "max_length": int(bert_config_length(student_dir / "init")), "pooling": student_lib.POOLING}
     task = {"name": data.name, "family": "classification", "num_labels": num_labels, "label_names": data.label_names,
             "dropout": d.dropout}
-    module = DistillationModule(spec, task, distill={"temperature": d.temperature, "hard_weight": d.hard_weight},
+    feature_size = None if targets.features is None else targets.features.shape[1]
+    module = DistillationModule(spec, task, distill={"temperature": d.temperature, "hard_weight": d.hard_weight,
+                                                     "feature_weight": d.feature_weight, "feature_size": feature_size},
                                 optim=_plain(d.optim), seed=cfg.seed)
-    module.set_soft_targets(soft)
+    module.set_soft_targets(targets.logits, targets.features)
     datamodule = student_lib.StudentDataModule(data.family, {"train": unlabelled, "valid": data.splits["valid"],
                                                "test": data.splits["test"]}, module.tokenizer, spec["max_length"],
                                                d.batch_size, d.eval_batch_size, cfg.seed, cfg.data.num_workers)

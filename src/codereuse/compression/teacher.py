@@ -1,13 +1,16 @@
 """The teacher: a fine-tuned run (directory or checkpoint) loaded back as its own module class, and
-its soft labels on the unlabelled code, computed once and cached by content."""
+its soft labels (and the representation its classifier reads) on the unlabelled code, computed once
+and cached by content."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import yaml
 from tqdm.auto import tqdm
@@ -15,6 +18,7 @@ from tqdm.auto import tqdm
 from codereuse.data.cache import Cache, cache_key
 from codereuse.data.collate import Collator, encode_records
 from codereuse.errors import ConfigError
+from codereuse.methods.heads import classifier_inputs
 from codereuse.models.fingerprint import weights_fingerprint
 
 DISTILLABLE = ("classification", "pair")
@@ -81,34 +85,60 @@ def load_teacher(path: str | Path) -> Teacher:
     return Teacher(module.eval(), checkpoint_path, config)
 
 
-@torch.no_grad()
-def soft_labels(teacher: Teacher, records: list[dict], cache_dir: str | None, batch_size: int = 64,
-                progress: bool = True) -> torch.Tensor:
-    """The teacher's logits (N, C) on ``records`` (labels ignored), cached under the content hashes of
-    the teacher (:meth:`Teacher.fingerprint`) and of the inputs; a corrupt entry is rebuilt (``data.cache``)."""
-    family = teacher.task["family"]
-    fields = ("code",) if family == "classification" else ("code1", "code2")
+@dataclass
+class TeacherTargets:
+    logits: torch.Tensor  # (N, C)
+    features: torch.Tensor | None = None  # (N, D): what the teacher's classifier layer reads
+
+
+def teacher_targets(teacher: Teacher, records: list[dict], cache_dir: str | None, features: bool = False,
+                    batch_size: int = 64, progress: bool = True) -> TeacherTargets:
+    """The teacher's logits on ``records`` (labels ignored) and, with ``features``, the representation
+    its classifier reads, from one pass, cached under the content hashes of the teacher
+    (:meth:`Teacher.fingerprint`) and of the inputs; a corrupt entry is rebuilt (``data.cache``).
+    Features are stored as float16 (half the bytes; far finer than the distillation loss can tell)."""
+    fields = ("code",) if teacher.task["family"] == "classification" else ("code1", "code2")
     inputs = [[r[f] for f in fields] for r in records]
     key = cache_key("soft-labels", SOFT_LABELS_VERSION, teacher.fingerprint(), teacher.max_length,
                     hashlib.sha256(json.dumps(inputs).encode()).hexdigest())
     cache = Cache(cache_dir)
-    cached = cache.load("soft-labels", key)
-    if cached is not None and len(cached) == len(records):
-        return torch.tensor(cached)
+    logits = cache.load("soft-labels", key)
+    cached_features = cache.load("teacher-features", key) if features else None
+    if logits is not None and len(logits) == len(records) and (not features or _fits(cached_features, len(records))):
+        return TeacherTargets(torch.tensor(logits), _decode(cached_features) if features else None)
+    logits_t, features_t = _teacher_pass(teacher, [{f: r[f] for f in fields} for r in records], batch_size, progress)
+    cache.save("soft-labels", key, logits_t.tolist())
+    cache.save("teacher-features", key, _encode(features_t))
+    return TeacherTargets(logits_t, features_t if features else None)
+
+
+@torch.no_grad()
+def _teacher_pass(teacher: Teacher, unlabelled: list[dict], batch_size: int, progress: bool) -> tuple[torch.Tensor, torch.Tensor]:
     model = teacher.module.model.eval()
-    tokenizer = model.tokenizer
-    unlabelled = [{f: r[f] for f in fields} for r in records]
+    tokenizer, family = model.tokenizer, teacher.task["family"]
     collate = Collator(tokenizer.pad_token_id, "distill")
     logits = []
-    for start in tqdm(range(0, len(unlabelled), batch_size), desc="teacher soft labels", unit="batch", disable=not progress):
-        rows = encode_records(unlabelled[start:start + batch_size], tokenizer, family, model.spec.family,
-                              max_length=teacher.max_length, max_target_length=1)
-        batch = collate(rows)
-        batch["labels"] = torch.zeros(len(rows), dtype=torch.long)  # the heads' loss needs some; ignored
-        logits.append(model(batch).logits.float())
-    result = torch.cat(logits)
-    cache.save("soft-labels", key, result.tolist())
-    return result
+    with classifier_inputs(model.head) as representations:
+        for start in tqdm(range(0, len(unlabelled), batch_size), desc="teacher soft labels", unit="batch", disable=not progress):
+            rows = encode_records(unlabelled[start:start + batch_size], tokenizer, family, model.spec.family,
+                                  max_length=teacher.max_length, max_target_length=1)
+            batch = collate(rows)
+            batch["labels"] = torch.zeros(len(rows), dtype=torch.long)  # the heads' loss needs some; ignored
+            logits.append(model(batch).logits.float())
+    return torch.cat(logits), torch.cat(representations).float()
+
+
+def _encode(features: torch.Tensor) -> dict:
+    return {"shape": list(features.shape), "float16": base64.b64encode(features.half().numpy().tobytes()).decode()}
+
+
+def _fits(entry: object, rows: int) -> bool:
+    return isinstance(entry, dict) and entry.get("shape", [None])[0] == rows and "float16" in entry
+
+
+def _decode(entry: dict) -> torch.Tensor:
+    values = np.frombuffer(base64.b64decode(entry["float16"]), dtype=np.float16).reshape(entry["shape"])
+    return torch.from_numpy(values.astype(np.float32))
 
 
 def _run_config(checkpoint_path: Path) -> dict | None:

@@ -85,6 +85,17 @@ def load_task(name: str, *, source_dir: str | None = None, data_dir: str | None 
     return task
 
 
+def source_functions(name: str, *, source_dir: str | None = None, cache_dir: str | None = None,
+                     progress: bool = True) -> list[dict]:
+    """The harvested functions an embedded task is built from (its builder's scope of ``source_dir``,
+    default the standard library), from the cache the build uses: the pool its inputs were drawn from."""
+    builder = BUILDERS.get(name)
+    if builder is None:
+        raise DataError(f"task {name} is not built from Python source; embedded tasks: {', '.join(EMBEDDED_TASKS)}")
+    name = getattr(builder, "DERIVED_FROM", name)
+    return _harvested(_plan(name, source_dir, cache_dir, 0, resolve_options(name, None)), progress).functions
+
+
 def prepare(names: list[str], *, source_dir: str | None = None, cache_dir: str | None = None,
             seed: int = 0, progress: bool = True) -> list[str]:
     """Harvest into the cache what building ``names`` (default options) needs; return the names

@@ -1,11 +1,16 @@
 """Knowledge distillation (Compressor): a student trained on unlabelled code against a teacher's soft
 labels - KL divergence at temperature T, scaled by T^2 (Hinton et al.) - optionally mixed with the
-hard labels where the code has them.
+hard labels where the code has them, and optionally with feature distillation: the representation
+the student's classifier reads, linearly projected, regressed onto the teacher's (FitNets-style MSE
+on standardised teacher features). Sixteen logits say little about an input; the teacher's
+representation says much more, and it costs nothing extra: the teacher pass that gives the logits
+gives it too.
 
 Everything but the training loss is the base's: validation/test steps and metrics on the labelled
-splits, the optimiser and schedule. The teacher's logits are computed once by the caller
-(``compression.teacher.soft_labels``, cached) and handed over as a table indexed by the training
-rows' ``index``, so no teacher runs during training.
+splits, the optimiser and schedule. The teacher's outputs are computed once by the caller
+(``compression.teacher.teacher_targets``, cached) and handed over as tables indexed by the training
+rows' ``index``, so no teacher runs during training. The projection is used in training only; the
+exported student is ``self.model`` alone.
 """
 from __future__ import annotations
 
@@ -15,9 +20,10 @@ from torch import nn
 
 from codereuse.errors import ConfigError
 from codereuse.methods.base import ReuseModule, _batch_size
+from codereuse.methods.heads import classifier_inputs
 from codereuse.models import Backbone
 
-DEFAULT_DISTILL = {"temperature": 10.0, "hard_weight": 0.0}
+DEFAULT_DISTILL = {"temperature": 10.0, "hard_weight": 0.0, "feature_weight": 0.0, "feature_size": None}
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor | None,
@@ -30,6 +36,12 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torc
     return (1 - hard_weight) * soft + hard_weight * F.cross_entropy(student, labels, ignore_index=-100)
 
 
+def standardise(features: torch.Tensor) -> torch.Tensor:
+    """Zero mean, unit variance per dimension, so the feature loss is on the scale of the KL term
+    whatever the teacher's activation range (a constant dimension stays zero)."""
+    return (features - features.mean(dim=0)) / features.std(dim=0).clamp(min=1e-6)
+
+
 class DistillationModule(ReuseModule):
     def __init__(self, backbone: dict, task: dict, distill: dict | None = None, optim: dict | None = None,
                  seed: int = 0, freeze: dict | None = None) -> None:
@@ -38,23 +50,49 @@ class DistillationModule(ReuseModule):
             raise ConfigError("distill.temperature", self.distill["temperature"], hint="a positive temperature")
         if not 0 <= self.distill["hard_weight"] <= 1:
             raise ConfigError("distill.hard_weight", self.distill["hard_weight"], hint="a weight in [0, 1]")
+        if self.distill["feature_weight"] < 0:
+            raise ConfigError("distill.feature_weight", self.distill["feature_weight"], hint="a weight >= 0 (0: logits only)")
+        if self.distill["feature_weight"] > 0 and not self.distill["feature_size"]:
+            raise ConfigError("distill.feature_size", None, hint="the width of the teacher's features, needed for feature distillation")
         if task["family"] not in ("classification", "pair"):
             raise ConfigError("task", task.get("name"), hint=f"distillation needs a classification or pair task, not {task['family']}")
         super().__init__(backbone, task, optim, seed, freeze)
         self.register_buffer("soft_targets", torch.empty(0, task.get("num_labels") or 2), persistent=False)
+        self.feature_projection: nn.Linear | None = None
+        if self.distill["feature_weight"] > 0:
+            self.feature_projection = nn.Linear(self.model.head.representation_size, int(self.distill["feature_size"]))
+            self.register_buffer("feature_targets", torch.empty(0, int(self.distill["feature_size"])), persistent=False)
 
     def adapt_backbone(self, backbone: Backbone) -> nn.Module:
         return backbone.model  # the student trains whole
 
-    def set_soft_targets(self, logits: torch.Tensor) -> None:
-        """The teacher's logits, one row per training example (row ``i`` for ``batch["index"] == i``)."""
+    def set_soft_targets(self, logits: torch.Tensor, features: torch.Tensor | None = None) -> None:
+        """The teacher's logits (and, for feature distillation, its classifier's input), one row per
+        training example (row ``i`` for ``batch["index"] == i``)."""
         self.soft_targets = logits.detach().float().to(self.device)
+        if self.feature_projection is not None:
+            if features is None or features.shape != (len(logits), self.feature_projection.out_features):
+                shape = None if features is None else tuple(features.shape)
+                raise ConfigError("distill.feature_weight", self.distill["feature_weight"],
+                                  hint=f"needs teacher features of shape ({len(logits)}, {self.feature_projection.out_features}), got {shape}")
+            self.feature_targets = standardise(features.detach().float()).to(self.device)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         if len(self.soft_targets) == 0:
             raise ConfigError("distill", "no soft labels", hint="call set_soft_targets(teacher logits) before fitting")
-        logits = self.model(batch).logits
+        with classifier_inputs(self.model.head) as representations:
+            logits = self.model(batch).logits
         loss = distillation_loss(logits, self.soft_targets[batch["index"]], batch.get("labels"),
                                  self.distill["temperature"], self.distill["hard_weight"])
+        if self.feature_projection is not None:
+            feature_loss = F.mse_loss(self.feature_projection(representations[-1]), self.feature_targets[batch["index"]])
+            self.log("train/feature_loss", feature_loss, batch_size=_batch_size(batch))
+            loss = loss + self.distill["feature_weight"] * feature_loss
         self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch))
         return loss
+
+    def parameter_groups(self) -> list[dict]:
+        groups = super().parameter_groups()
+        if self.feature_projection is not None:  # trains with the student, at the base rate
+            groups.append({"params": list(self.feature_projection.parameters())})
+        return groups

@@ -1,6 +1,9 @@
 """Task heads on pooled backbone features, and the fresh decoder for encoder-only seq2seq."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -31,6 +34,22 @@ class ClassificationHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features)
+
+    @property
+    def representation_size(self) -> int:
+        return self.net[-1].in_features
+
+
+@contextlib.contextmanager
+def classifier_inputs(head: ClassificationHead) -> Iterator[list[torch.Tensor]]:
+    """Collect, per forward, what the head's output layer reads (B, hidden): the representation the
+    classifier decides from, which feature distillation matches between teacher and student."""
+    seen: list[torch.Tensor] = []
+    handle = head.net[-1].register_forward_hook(lambda _layer, args, _out: seen.append(args[0]))
+    try:
+        yield seen
+    finally:
+        handle.remove()
 
 
 def identity_projection(hidden: int) -> nn.Linear:
