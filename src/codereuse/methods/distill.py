@@ -39,7 +39,7 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torc
 def standardise(features: torch.Tensor) -> torch.Tensor:
     """Zero mean, unit variance per dimension, so the feature loss is on the scale of the KL term
     whatever the teacher's activation range (a constant dimension stays zero)."""
-    return (features - features.mean(dim=0)) / features.std(dim=0).clamp(min=1e-6)
+    return (features - features.mean(dim=0)) / features.std(dim=0, correction=0).clamp(min=1e-6)
 
 
 class DistillationModule(ReuseModule):
