@@ -48,7 +48,8 @@ def run(cfg: DictConfig) -> dict:
     family, num_labels = data.family, data.num_labels or 2
     pl.seed_everything(cfg.seed, workers=True)
 
-    unlabelled = unlabelled_records(cfg, teacher, data)
+    sources = unlabelled_sources(cfg, teacher, data)
+    unlabelled = [record for rows in sources for record in rows]
     student_length = teacher.max_length * (2 if family == "pair" else 1)
     seq_len = student_lib.mean_length(unlabelled, teacher.module.tokenizer, family, student_length)
     teacher_b1 = ev.first_batch(ev.teacher_batches(teacher, data.splits["test"][:1], 1))
@@ -70,7 +71,9 @@ def run(cfg: DictConfig) -> dict:
     arch = dataclasses.replace(chosen.arch, vocab=len(tokenizer))  # a small corpus may allow fewer merges
     write_init(student_dir / "init", arch, student_length, num_labels, tokenizer, cfg.distill.dropout)
     with stage("soft_labels", seconds):
-        targets = teacher_targets(teacher, unlabelled, cfg.data.cache_dir, features=cfg.distill.feature_weight > 0)
+        # one cache entry per source of code: adding a source computes the teacher's outputs on it alone
+        targets = TeacherTargets.concat([teacher_targets(teacher, rows, cfg.data.cache_dir, features=cfg.distill.feature_weight > 0)
+                                         for rows in sources if rows])
     with stage("distill", seconds):
         module, trainer, loggers = distill(cfg, data, unlabelled, targets, student_dir, num_labels)
     example = ev.first_batch(student_lib.batches(data.splits["test"], tokenizer, family, student_length, 2))
@@ -145,31 +148,32 @@ def _teacher_data_config(cfg: DictConfig, teacher: Teacher) -> tuple[dict, dict]
     return run.get("task") or _plain(cfg.task), run.get("data") or _plain(cfg.data)
 
 
-def unlabelled_records(cfg: DictConfig, teacher: Teacher, data) -> list[dict]:
-    """The task's training inputs (labels kept only for the optional hard-label mix), plus, with
-    ``distill.task_source``, the rest of the task's own source (:func:`rest_of_task_source`), plus
-    every input the same task builder makes from ``distill.extra_source_dir`` (its labels dropped)."""
+def unlabelled_sources(cfg: DictConfig, teacher: Teacher, data) -> list[list[dict]]:
+    """The distillation inputs, one list per source: the task's training inputs (labels kept only for
+    the optional hard-label mix); with ``distill.task_source``, the rest of the task's own source
+    (:func:`rest_of_task_source`); every input the same task builder makes from
+    ``distill.extra_source_dir`` (its labels dropped)."""
     records = list(data.splits["train"])
     if cfg.distill.max_train_examples:
         records = records[: cfg.distill.max_train_examples]
-    task_inputs = len(records)
+    sources = [records]
     fields = ("code",) if data.family == "classification" else ("code1", "code2")
     if cfg.distill.task_source:
         rest = rest_of_task_source(cfg, teacher, data)
         kept = without_held_out(rest, data, fields)
         print(f"distill: + {len(kept)} functions of the task's own source that are none of its inputs, from files "
               f"without validation/test inputs ({len(rest) - len(kept)} left out: near-duplicates of validation/test code)")
-        records += kept
+        sources.append(kept)
     extra = cfg.distill.extra_source_dir
     if extra:
         options = _teacher_data_config(cfg, teacher)[0].get("options") or _plain(cfg.task.options)
         more = load_task(data.name, source_dir=extra, cache_dir=cfg.data.cache_dir, seed=cfg.seed, options=options)
         added = [{f: r[f] for f in fields} for split in ("train", "valid", "test") for r in more.splits[split]]
         kept = without_held_out(added, data, fields)
-        print(f"distill: {task_inputs} task inputs + {len(kept)} unlabelled inputs from {extra} "
+        print(f"distill: {len(records)} task inputs + {len(kept)} unlabelled inputs from {extra} "
               f"({len(added) - len(kept)} left out: near-duplicates of the task's validation/test code)")
-        records += kept
-    return records
+        sources.append(kept)
+    return sources
 
 
 def rest_of_task_source(cfg: DictConfig, teacher: Teacher, data) -> list[dict]:

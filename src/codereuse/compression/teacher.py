@@ -90,6 +90,11 @@ class TeacherTargets:
     logits: torch.Tensor  # (N, C)
     features: torch.Tensor | None = None  # (N, D): what the teacher's classifier layer reads
 
+    @staticmethod
+    def concat(parts: list[TeacherTargets]) -> TeacherTargets:
+        features = None if parts[0].features is None else torch.cat([p.features for p in parts])
+        return TeacherTargets(torch.cat([p.logits for p in parts]), features)
+
 
 def teacher_targets(teacher: Teacher, records: list[dict], cache_dir: str | None, features: bool = False,
                     batch_size: int = 64, progress: bool = True) -> TeacherTargets:
