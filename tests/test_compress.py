@@ -256,6 +256,29 @@ def test_task_source_adds_the_sources_other_functions_from_files_without_held_ou
         rest_of_task_source(cfg, teacher, SimpleNamespace(name="clone", family="pair", splits={}))
 
 
+def test_every_distillation_seed_reads_the_same_extra_code(tmp_path, code_tree):
+    import shutil
+    from types import SimpleNamespace
+
+    from codereuse.cli.compress import load_data, unlabelled_sources
+    from codereuse.data.registry import load_task
+
+    extra = tmp_path / "extra"  # packages the task (code_tree) does not hold
+    for package in ("asyncio", "dbm", "zoneinfo"):
+        shutil.copytree(STDLIB / package, extra / package, ignore=shutil.ignore_patterns("__pycache__"))
+
+    def extra_inputs(seed: int) -> list[str]:
+        cfg = compose_compress(["task=classify", f"data.source_dir={code_tree}", f"data.cache_dir={tmp_path}",
+                                f"distill.extra_source_dir={extra}", f"seed={seed}"], tmp_path / f"run{seed}")
+        teacher = SimpleNamespace(config=None, task={"name": "classify"}, checkpoint=tmp_path / "t.ckpt")
+        return [r["code"] for r in unlabelled_sources(cfg, teacher, load_data(cfg, teacher))[-1]]
+
+    built = [{r["code"] for rows in load_task("classify", source_dir=str(extra), cache_dir=str(tmp_path),
+                                                 seed=seed).splits.values() for r in rows} for seed in (0, 1)]
+    assert built[0] != built[1]  # on this tree the task's sampling depends on its seed ...
+    assert extra_inputs(0) == extra_inputs(1)  # ... and the extra code is built with the split seed, not seed=
+
+
 def test_installed_code_copies_a_packages_sources_without_its_tests(tmp_path, monkeypatch):
     import sys
 

@@ -135,17 +135,19 @@ def teacher_train_config(cfg: DictConfig) -> DictConfig:
 
 def load_data(cfg: DictConfig, teacher: Teacher):
     """The teacher's task with the teacher's split (its run config when recorded, else this config's)."""
-    task, data_cfg = _teacher_data_config(cfg, teacher)
-    split_seed = data_cfg.get("seed", (teacher.config or {}).get("seed", cfg.seed))  # contract A: data.seed; older runs split by seed
+    task, data_cfg, split_seed = _teacher_data_config(cfg, teacher)
     if task["name"] != teacher.task["name"]:
         raise ConfigError("teacher", str(teacher.checkpoint), hint=f"trained on {teacher.task['name']}, config says {task['name']}")
     return load_task(task["name"], source_dir=data_cfg.get("source_dir"), data_dir=data_cfg.get("dir"),
                      cache_dir=cfg.data.cache_dir, seed=split_seed, options=task.get("options"))
 
 
-def _teacher_data_config(cfg: DictConfig, teacher: Teacher) -> tuple[dict, dict]:
+def _teacher_data_config(cfg: DictConfig, teacher: Teacher) -> tuple[dict, dict, int]:
+    """The teacher run's task and data config and its split seed (else this config's)."""
     run = teacher.config or {}
-    return run.get("task") or _plain(cfg.task), run.get("data") or _plain(cfg.data)
+    data_cfg = run.get("data") or _plain(cfg.data)
+    split_seed = data_cfg.get("seed", run.get("seed", cfg.seed))  # contract A: data.seed; older runs split by seed
+    return run.get("task") or _plain(cfg.task), data_cfg, split_seed
 
 
 def unlabelled_sources(cfg: DictConfig, teacher: Teacher, data) -> list[list[dict]]:
@@ -166,8 +168,10 @@ def unlabelled_sources(cfg: DictConfig, teacher: Teacher, data) -> list[list[dic
         sources.append(kept)
     extra = cfg.distill.extra_source_dir
     if extra:
-        options = _teacher_data_config(cfg, teacher)[0].get("options") or _plain(cfg.task.options)
-        more = load_task(data.name, source_dir=extra, cache_dir=cfg.data.cache_dir, seed=cfg.seed, options=options)
+        task, _, split_seed = _teacher_data_config(cfg, teacher)
+        options = task.get("options") or _plain(cfg.task.options)
+        # the split seed, not the distillation seed: every seed distils the same unlabelled code
+        more = load_task(data.name, source_dir=extra, cache_dir=cfg.data.cache_dir, seed=split_seed, options=options)
         added = [{f: r[f] for f in fields} for split in ("train", "valid", "test") for r in more.splits[split]]
         kept = without_held_out(added, data, fields)
         print(f"distill: {len(records)} task inputs + {len(kept)} unlabelled inputs from {extra} "
