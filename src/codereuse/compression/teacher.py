@@ -113,8 +113,10 @@ def teacher_targets(teacher: Teacher, records: list[dict], cache_dir: str | None
         return TeacherTargets(torch.tensor(logits), _decode(cached_features) if features else None)
     logits_t, features_t = _teacher_pass(teacher, [{f: r[f] for f in fields} for r in records], batch_size, progress)
     cache.save("soft-labels", key, logits_t.tolist())
-    cache.save("teacher-features", key, _encode(features_t))
-    return TeacherTargets(logits_t, features_t if features else None)
+    if not features:
+        return TeacherTargets(logits_t)
+    cache.save("teacher-features", key, _encode(features_t))  # ~1 KB per input: only when asked for
+    return TeacherTargets(logits_t, features_t)
 
 
 @torch.no_grad()

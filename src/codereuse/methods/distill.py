@@ -2,9 +2,8 @@
 labels - KL divergence at temperature T, scaled by T^2 (Hinton et al.) - optionally mixed with the
 hard labels where the code has them, and optionally with feature distillation: the representation
 the student's classifier reads, linearly projected, regressed onto the teacher's (FitNets-style MSE
-on standardised teacher features). Sixteen logits say little about an input; the teacher's
-representation says much more, and it costs nothing extra: the teacher pass that gives the logits
-gives it too.
+on standardised teacher features), which the teacher pass that gives the logits gives for free.
+On classify it did not help (docs/compress.md); it stays an option, off by default.
 
 Everything but the training loss is the base's: validation/test steps and metrics on the labelled
 splits, the optimiser and schedule. The teacher's outputs are computed once by the caller
