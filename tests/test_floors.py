@@ -75,7 +75,8 @@ def test_floors_score_the_given_records_and_fit_on_train_only():
 def test_classification_floor_is_the_training_majority_on_the_evaluated_records():
     rows = [{"code": "x", "label": label} for label in (0, 0, 0, 1)]
     task = TaskData("c", "classification", {"train": rows, "valid": rows, "test": rows[2:]}, ["a", "b"])
-    assert floors(task) == {"majority_accuracy": 0.5}
+    # one text for every record: TF-IDF has nothing to read, so it answers the majority too
+    assert floors(task) == {"majority_accuracy": 0.5, "tfidf_logreg_accuracy": 0.5}
     assert floor(task, rows[:3]) == ("majority_accuracy", 1.0)
 
 
@@ -89,6 +90,18 @@ def test_card_prints_all_pair_floors():
     text = format_card(pair_task(overlapping, n=60))
     assert "jaccard_accuracy 1.000" in text
     assert "bow_logreg_accuracy" in text and "layout_gbm_accuracy" in text
+    assert "(test split; fitted on train: all three)" in text
+
+
+def test_card_counts_functions_per_split_and_those_train_pairs_hold():
+    shared, own = "def shared(): pass", "def own(): pass"
+    train = [{"code1": shared, "code2": "def a(): pass", "label": 1},
+             {"code1": "def a(): pass", "code2": "def b(): pass", "label": 0}]
+    valid = [{"code1": own, "code2": own, "label": 1}]
+    test = [{"code1": shared, "code2": own, "label": 0}, {"code1": "def b(): pass", "code2": shared, "label": 1}]
+    text = format_card(TaskData("pairs", "pair", {"train": train, "valid": valid, "test": test}, ["no", "yes"]))
+    # train: shared, a, b; valid: own; test: shared, own, b (two of them in train pairs)
+    assert "functions train 3 | valid 1 (0 also in train) | test 3 (2 also in train)" in text
 
 
 def test_pair_floors_fit_once_per_training_set(monkeypatch):

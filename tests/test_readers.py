@@ -1,9 +1,11 @@
 import gzip
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from codereuse.data.card import format_card
 from codereuse.data.readers import CODEXGLUE_TRANS_URL, read_task
 from codereuse.data.types import REQUIRED_FIELDS, SPLITS, DataError
 from conftest import shared_data
@@ -64,6 +66,31 @@ def test_bigclonebench_pairs_and_missing_idx(tmp_path):
         {"code1": "void b() {}", "code2": "void a() {}", "label": 0, "idx1": "11", "idx2": "10"}]
     assert data.counts() == {"train": 2, "valid": 1, "test": 1}
     assert data.skipped == {"bad_line": 2, "missing_field": 1, "missing_idx": 2}
+
+
+def test_bigclonebench_clone_types_become_kinds(tmp_path):
+    write_jsonl(tmp_path / "data.jsonl", [{"idx": i, "func": f"void f{i}() {{}}"} for i in range(1, 6)])
+    write_lines(tmp_path / "train.txt", ["1\t2\t1", "1\t3\t0", "4\t5\t1"])
+    write_lines(tmp_path / "valid.txt", ["2\t3\t1"])
+    write_lines(tmp_path / "test.txt", ["3\t4\t1"])
+    # the published layout: idx1<TAB>idx2<TAB>type, one line per pair of every split; 4-5 has none
+    write_lines(tmp_path / "pair_types.txt", ["1\t2\tT1", "1\t3\tnon_clone", "2\t3\tMT3_WT3", "3\t4\tVST3",
+                                              "2\t1\tT2", "bad line"])
+    data = read_task("clone", tmp_path)
+    assert [r.get("kind") for r in data.splits["train"]] == ["T1", "non_clone", None]  # (1, 2) is not (2, 1)
+    assert data.splits["valid"][0]["kind"] == "MT3_WT3" and data.splits["test"][0]["kind"] == "VST3"
+    assert data.skipped == {"bad_line": 1}
+    assert "kinds     T1 25.0%, non_clone 25.0%, MT3_WT3 25.0%, VST3 25.0%" in format_card(data)
+    (tmp_path / "pair_types.txt").unlink()  # releases without types read as before
+    assert all("kind" not in r for rows in read_task("clone", tmp_path).splits.values() for r in rows)
+
+
+def test_real_bigclonebench_types_per_split():
+    data = read_task("clone", shared_data("bigclonebench"))
+    for split, per_type in (("train", 800), ("valid", 100), ("test", 100)):
+        kinds = Counter(r["kind"] for r in data.splits[split])
+        assert kinds == {"non_clone": 5 * per_type, **{t: per_type for t in ("T1", "T2", "VST3", "ST3", "MT3_WT3")}}
+        assert all((r["kind"] == "non_clone") == (r["label"] == 0) for r in data.splits[split])
 
 
 def test_poj104_labels_become_contiguous_ints_sorted_numerically(tmp_path):

@@ -1,12 +1,15 @@
-"""Dataset cards: one screen of facts about a task, with trivial floors every model result should be
+"""Dataset cards: one screen of facts about a task, with the floors every model result should be
 read against.
 
-Floors are scored on the *evaluated* test records, anything they fit is fitted on train:
-majority-class accuracy (classification); copy-the-input smoothed BLEU (seq2seq); token-overlap
-ranking MRR, each query against up to 999 distractors as in CodeSearchNet (retrieval). Pair tasks
-get three shallow learners, each a shortcut a model could take instead of reading the code:
-a token-Jaccard threshold, logistic regression on bags of tokens of both sides (shared and
-one-sided tokens), and gradient boosting on the layout of both sides and its differences.
+Floors are scored on the *evaluated* test records; anything they fit is fitted on train only.
+Classification: the training majority class and a TF-IDF logistic regression. Seq2seq: copying
+the input, and the target of the nearest training source (TF-IDF), both as smoothed BLEU.
+Retrieval: sub-word overlap and TF-IDF cosine (idf from train), each query against up to 999
+distractors as in CodeSearchNet, as MRR. Pair tasks get three shallow learners, each a shortcut a
+model could take instead of reading the code: a token-Jaccard threshold, logistic regression on
+bags of tokens of both sides (shared and one-sided tokens), and gradient boosting on the layout of
+both sides and its differences. A floor's name ends in the metric it sits beside (``_accuracy``,
+``_bleu``, ``_mrr``); :func:`floor_scores` gives its per-example scores for standard errors.
 """
 from __future__ import annotations
 
@@ -26,8 +29,12 @@ MAX_LABEL_ROWS = 16  # one screen: the largest classes of a 104-class POJ-104 ca
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 
 
+def subwords(text: str) -> list[str]:
+    return [w.lower() for w in _WORD.findall(text)]
+
+
 def words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text)}
+    return set(subwords(text))
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -35,19 +42,40 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 
 def floors(task: TaskData, test_records: list[dict] | None = None) -> dict[str, float]:
-    """Named trivial-floor scores on ``test_records`` (default: the test split), fitted on train."""
+    """Named floor scores on ``test_records`` (default: the test split), fitted on train."""
     test = task.splits["test"] if test_records is None else test_records
-    train = task.splits["train"]
-    if task.family == "classification":
-        majority = _majority(train)
-        return {"majority_accuracy": _mean(r["label"] == majority for r in test)}
-    if task.family == "pair":
-        from .pair_floors import pair_floors  # scikit-learn: only needed here
-        return pair_floors(train, test)
-    if task.family == "seq2seq":
+    if task.family == "seq2seq":  # mean smoothed sentence BLEU, scored as the models are
         from ..metrics.text import smoothed_bleu  # sacrebleu: only needed here
-        return {"copy_bleu": smoothed_bleu([r["source"] for r in test], [r["target"] for r in test])}
-    return {"overlap_mrr": _overlap_mrr(test)}
+        targets = [r["target"] for r in test]
+        return {name: smoothed_bleu(predict(), targets) for name, predict in _predictors(task, test).items()}
+    return {name: float(np.mean(scores)) if len(scores) else 0.0
+            for name, scores in floor_scores(task, test).items()}
+
+
+def floor_scores(task: TaskData, test_records: list[dict] | None = None,
+                 names: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Per-example scores of each floor (or of ``names``), whose means are :func:`floors`: 0/1
+    correctness for accuracy floors, the reciprocal rank for MRR floors, smoothed sentence BLEU
+    (a fraction) for BLEU floors."""
+    test = task.splits["test"] if test_records is None else test_records
+    predictors = _predictors(task, test)
+    scores = {}
+    for name in names or tuple(predictors):
+        predicted = predictors[name]()
+        if task.family in ("classification", "pair"):
+            scores[name] = (np.asarray(predicted) == np.array([r["label"] for r in test])).astype(float)
+        elif task.family == "seq2seq":
+            from ..metrics.text import smoothed_bleu
+            scores[name] = np.array([smoothed_bleu([p], [r["target"]]) for p, r in zip(predicted, test)])
+        else:
+            scores[name] = np.asarray(predicted, dtype=float)
+    return scores
+
+
+def floor_se(task: TaskData, name: str, test_records: list[dict] | None = None) -> float:
+    """Standard error of floor ``name``'s mean over ``test_records`` (NaN under two records)."""
+    from ..yardsticks.verdict import standard_error
+    return standard_error(floor_scores(task, test_records, names=(name,))[name])
 
 
 def floor(task: TaskData, test_records: list[dict] | None = None) -> tuple[str, float]:
@@ -57,35 +85,57 @@ def floor(task: TaskData, test_records: list[dict] | None = None) -> tuple[str, 
 
 def floor_predictions(task: TaskData, name: str, test_records: list[dict]) -> list[int] | None:
     """The labels floor ``name`` predicts for ``test_records`` (label-predicting floors only)."""
-    if task.family == "classification" and name == "majority_accuracy":
-        return [_majority(task.splits["train"])] * len(test_records)
+    if task.family not in ("classification", "pair"):
+        return None
+    predict = _predictors(task, test_records).get(name)
+    return None if predict is None else np.asarray(predict()).tolist()
+
+
+# which floors fit something on train, for the card's note
+FITTED_ON_TRAIN = {"classification": "majority, tfidf_logreg", "pair": "all three",
+                   "seq2seq": "nearest_target", "retrieval": "tfidf"}
+
+
+def _predictors(task: TaskData, test: list[dict]) -> dict:
+    """Floor name -> a function giving its predictions: labels (classification, pair), strings
+    (seq2seq) or reciprocal ranks (retrieval). Lazy, so one floor can be scored alone."""
+    train = task.splits["train"]
+    if task.family == "classification":
+        from .lexical_floors import tfidf_logreg_predictions  # scikit-learn: only needed here
+        return {"majority_accuracy": lambda: np.full(len(test), _majority(train)),
+                "tfidf_logreg_accuracy": lambda: tfidf_logreg_predictions(train, test)}
     if task.family == "pair":
-        from .pair_floors import pair_floor_predictions
-        return pair_floor_predictions(task.splits["train"], test_records, names=(name,))[name].tolist()
-    return None
+        from .pair_floors import FLOORS, pair_floor_predictions
+        return {name: (lambda name=name: pair_floor_predictions(train, test, names=(name,))[name])
+                for name in FLOORS}
+    if task.family == "seq2seq":
+        from .lexical_floors import nearest_targets
+        return {"copy_bleu": lambda: [r["source"] for r in test],
+                "nearest_target_bleu": lambda: nearest_targets(train, test)}
+    from .lexical_floors import tfidf_similarities
+    return {"overlap_mrr": lambda: pooled_reciprocal_ranks(test, _overlaps),
+            "tfidf_mrr": lambda: pooled_reciprocal_ranks(test, tfidf_similarities(train))}
 
 
 def _majority(train: list[dict]) -> int:
     return Counter(r["label"] for r in train).most_common(1)[0][0]
 
 
-def _mean(values) -> float:
-    values = list(values)
-    return sum(values) / len(values) if values else 0.0
+def _overlaps(queries: list[str], codes: list[str]) -> np.ndarray:
+    query_words, code_words = [words(q) for q in queries], [words(c) for c in codes]
+    return np.array([[jaccard(q, c) for c in code_words] for q in query_words]).reshape(len(queries), len(codes))
 
 
-def _overlap_mrr(records: list[dict]) -> float:
-    import torch  # heavy; only the retrieval baseline needs it
-
-    from ..metrics.retrieval import mean_reciprocal_rank
-
-    total = 0.0
+def pooled_reciprocal_ranks(records: list[dict], similarity) -> np.ndarray:
+    """Each query's reciprocal rank among the codes of its pool of ``RETRIEVAL_POOL`` consecutive
+    records, ``similarity(queries, codes)`` giving the score matrix. Ties count against the query,
+    as in :func:`codereuse.metrics.retrieval.mean_reciprocal_rank`."""
+    ranks = []
     for start in range(0, len(records), RETRIEVAL_POOL):
         chunk = records[start:start + RETRIEVAL_POOL]
-        queries, codes = [words(r["query"]) for r in chunk], [words(r["code"]) for r in chunk]
-        scores = torch.tensor([[jaccard(q, c) for c in codes] for q in queries])
-        total += mean_reciprocal_rank(scores) * len(chunk)
-    return total / len(records) if records else 0.0
+        scores = np.asarray(similarity([r["query"] for r in chunk], [r["code"] for r in chunk]))
+        ranks.append((scores >= scores.diagonal()[:, None]).sum(axis=1))
+    return 1.0 / np.concatenate(ranks) if ranks else np.zeros(0)
 
 
 def format_card(task: TaskData) -> str:
@@ -116,10 +166,20 @@ def format_card(task: TaskData) -> str:
     other = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k not in FILE_REASONS)
     lines.append(f"skipped   files: {files}" + (f"; other: {other}" if other else ""))
     lines.extend(f"warning   {text}" for text in task.notes)  # e.g. a split under half its target size
+    if task.family == "pair":
+        lines.append(_functions_line(task))
     scores = floors(task)
-    note = "test split, fitted on train" if task.family in ("pair", "classification") else "test split"
+    note = f"test split; fitted on train: {FITTED_ON_TRAIN[task.family]}"
     lines.append("baseline  " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + f"  ({note})")
     return "\n".join(lines)
+
+
+def _functions_line(task: TaskData) -> str:
+    """Distinct functions (by content) per split, and how many evaluated ones train pairs hold:
+    pairs split by pair, not by function, let a model meet a test function in training."""
+    seen = {s: {r[f] for r in task.splits[s] for f in ("code1", "code2")} for s in SPLITS}
+    return "functions train " + f"{len(seen['train']):,}" + "".join(
+        f" | {s} {len(seen[s]):,} ({len(seen[s] & seen['train']):,} also in train)" for s in ("valid", "test"))
 
 
 def _percentiles(values: list[int]) -> str:

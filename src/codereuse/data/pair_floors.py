@@ -28,12 +28,6 @@ HASH_FEATURES = 2 ** 16
 MAX_TRAIN = 20_000
 
 
-def pair_floors(train: list[dict], test: list[dict]) -> dict[str, float]:
-    y_test = _labels(test)
-    return {name: float(np.mean(predicted == y_test)) if len(test) else 0.0
-            for name, predicted in pair_floor_predictions(train, test).items()}
-
-
 FLOORS = ("jaccard_accuracy", "bow_logreg_accuracy", "layout_gbm_accuracy")
 
 
@@ -60,7 +54,7 @@ def _fitted(train: list[dict]) -> tuple:
         digest.update(f"{r['label']}\0{r['code1']}\0{r['code2']}\1".encode())
     key = digest.hexdigest()
     if key not in _FITTED:
-        train = _subsample(train)
+        train = subsample(train)
         y_train = _labels(train)
         with threadpool_limits(1):  # small fits: on a shared machine extra threads only contend
             _FITTED[key] = (_jaccard_cut(train), _fit(LogisticRegression(solver="liblinear"), _bag_features(train), y_train),
@@ -68,7 +62,7 @@ def _fitted(train: list[dict]) -> tuple:
     return _FITTED[key]
 
 
-def _subsample(records: list[dict]) -> list[dict]:
+def subsample(records: list[dict]) -> list[dict]:
     if len(records) <= MAX_TRAIN:
         return records
     chosen = np.random.default_rng(0).choice(len(records), MAX_TRAIN, replace=False)
@@ -131,13 +125,13 @@ def best_threshold(scores: list[float], labels: list[int]) -> float:
 
 # --- bags of tokens -----------------------------------------------------------------------------
 
-def _analyzer(code: str) -> list[str]:
+def analyzer(code: str) -> list[str]:
     """Whole code tokens (names, keywords, operators, literals) plus their sub-words."""
     tokens = [text for _, text in code_tokens(code)]
     return tokens + ["#" + w for w in words(code)]
 
 
-_HASHER = HashingVectorizer(analyzer=_analyzer, n_features=HASH_FEATURES, binary=True, norm=None,
+_HASHER = HashingVectorizer(analyzer=analyzer, n_features=HASH_FEATURES, binary=True, norm=None,
                             alternate_sign=False)
 
 

@@ -337,6 +337,7 @@ def _read_bigclonebench(task: str, root: Path, skipped: Counter) -> _Read:
             functions[str(row["idx"])] = code
         else:
             skipped["missing_field"] += 1
+    kinds = _pair_types(root / "pair_types.txt", skipped)
     splits = {}
     for split in _SPLIT_NAMES:
         path = root / f"{split}.txt"
@@ -352,15 +353,35 @@ def _read_bigclonebench(task: str, root: Path, skipped: Counter) -> _Read:
             elif fields[0] not in functions or fields[1] not in functions:
                 skipped["missing_idx"] += 1
             else:
-                splits[split].append({"code1": functions[fields[0]], "code2": functions[fields[1]],
-                                      "label": int(fields[2]), "idx1": fields[0], "idx2": fields[1]})
+                record = {"code1": functions[fields[0]], "code2": functions[fields[1]],
+                          "label": int(fields[2]), "idx1": fields[0], "idx2": fields[1]}
+                if (fields[0], fields[1]) in kinds:
+                    record["kind"] = kinds[fields[0], fields[1]]
+                splits[split].append(record)
     return splits, ["not_clone", "clone"]
+
+
+def _pair_types(path: Path, skipped: Counter) -> dict[tuple[str, str], str]:
+    """``(idx1, idx2) -> clone type`` from ``pair_types.txt`` (``idx1<TAB>idx2<TAB>type``, e.g. T1,
+    T2, VST3, ST3, MT3_WT3, non_clone), when the release has one: accuracy per type shows which
+    syntactic-similarity bands a model (or a floor) gets right."""
+    if not path.is_file():
+        return {}
+    kinds = {}
+    for line in _lines(path, skipped):
+        fields = line.split() if line is not None else []
+        if len(fields) == 3:
+            kinds[fields[0], fields[1]] = fields[2]
+        elif fields:
+            skipped["bad_line"] += 1
+    return kinds
 
 
 _FORMATS = {
     "devign": _Format("CodeXGLUE Devign jsonl", "train.jsonl/valid.jsonl/test.jsonl with func, target",
                       _has_jsonl, _read_devign),
-    "bigclonebench": _Format("BigCloneBench", "data.jsonl (idx, func) plus train.txt/valid.txt/test.txt",
+    "bigclonebench": _Format("BigCloneBench", "data.jsonl (idx, func) plus train.txt/valid.txt/test.txt "
+                             "(and optionally pair_types.txt)",
                              lambda root: (root / "data.jsonl").is_file()
                              and (root / "train.txt").is_file(), _read_bigclonebench),
     "poj104": _Format("POJ-104-style jsonl", "train.jsonl/valid.jsonl/test.jsonl with code, label",
