@@ -21,19 +21,32 @@ from codereuse.analysis.config import ProbeConfig
 from codereuse.analysis.drift import drift_table, function_features, linear_cka, rsa, suggest_freeze
 from codereuse.analysis.features import LayerFeatures, check_layers, encode, pretrained_backbone, trained_backbone
 from codereuse.analysis.probe_data import (
+    CloneRetrieval,
     _token_labels,
     build_probe_set,
+    clone_positives,
     clone_task,
     complexity_class,
     cyclomatic_complexity,
     lexical_labels,
+    published_retrieval,
     syntax_labels,
 )
-from codereuse.analysis.probes import PROPERTIES, probe_layers
+from codereuse.analysis.probes import (
+    PROPERTIES,
+    bag_of_words_map,
+    clone_map,
+    mean_average_precision,
+    probe_layers,
+    random_ranking_map,
+    retrieval_map,
+)
 from codereuse.analysis.provenance import checkpoint_train_config, heldout_config
 from codereuse.cli.train import build_datamodule, build_module
 from codereuse.data.registry import load_task
+from codereuse.data.types import DataError
 from codereuse.errors import ConfigError
+from codereuse.metrics import mean_reciprocal_rank
 from codereuse.methods.peft_tuning import PeftModule
 from codereuse.models import load_backbone
 from conftest import CONF, ROOT, compose_train, fast_overrides, run_env
@@ -166,11 +179,20 @@ def test_probe_table_has_one_row_per_requested_layer_and_scores_in_unit_range(co
     assert probes.n_train < len(probes.codes) and len(probes.lexical) == sum(len(p) for p in probes.positions)
     table = probe_layers(backbone, probes, config, check_layers([0, 3, 6], 6), progress=False)
     assert table.layers == [0, 3, 6] and table.names == ["embeddings", "layer 3", "layer 6"]
-    assert list(table.values)[:4] == list(PROPERTIES)
+    assert list(table.values)[:5] == [*PROPERTIES, "semantic_bow"]
     scores = np.array([table.values[c] for c in table.values])
-    assert scores.shape == (7, 3) and ((0 <= scores) & (scores <= 1)).all()
+    assert scores.shape == (8, 3) and ((0 <= scores) & (scores <= 1)).all()
     with pytest.raises(ConfigError, match="layers=\\[7\\]"):
         check_layers([7], 6)
+    # the default semantic set is unchanged: code1 of 12 positive rewrite pairs ranks their code2 (MRR)
+    code1, code2 = clone_positives(clone_task(config, progress=False), config)
+    assert (probes.clones.queries, probes.clones.candidates) == (code1, code2)
+    assert table.info["counts"]["clone_pairs"] == 12
+    assert "rewrite pairs" in table.info["semantic"]["source"] and not probes.clones.all_pairs
+    extract = dict(layers=[0, 3, 6], max_length=SMALL["max_length"], progress=False)
+    q, c = (function_features_of(backbone, codes, **extract) for codes in (code1, code2))
+    assert table.values["semantic"] == pytest.approx([retrieval_map(q[i], c[i]) for i in range(3)], abs=1e-6)
+    assert table.info["baselines"]["semantic"] == pytest.approx(np.mean(1 / np.arange(1, 13)))
 
 
 def test_probe_cli_writes_table_files_and_ends_with_json(tmp_path, code_tree, capsys):
@@ -183,7 +205,134 @@ def test_probe_cli_writes_table_files_and_ends_with_json(tmp_path, code_tree, ca
     assert (tmp_path / "probes.png").read_bytes()[:4] == b"\x89PNG"
 
 
+# --- the semantic probe on a published clone pair set (clones=DIR) -------------------------------
+def function_features_of(backbone, codes, **extract) -> np.ndarray:
+    from codereuse.analysis.features import layer_features
+
+    return layer_features(backbone, codes, **extract).pooled
+
+
+def naive_map(vectors: np.ndarray, pairs: list[tuple[int, int]]) -> float:
+    """MAP written out: every function of ``pairs`` ranks all the others by cosine similarity."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    partners = {}
+    for a, b in pairs:
+        partners.setdefault(a, set()).add(b)
+        partners.setdefault(b, set()).add(a)
+    precisions = []
+    for query, relevant in partners.items():
+        similarity = {i: float(unit[query] @ unit[i]) for i in partners if i != query}
+        hits = sorted(relevant, key=lambda i: -similarity[i])
+        ranks = [sum(value >= similarity[hit] for value in similarity.values()) for hit in hits]  # ties count against
+        precisions.append(np.mean([(k + 1) / rank for k, rank in enumerate(ranks)]))
+    return float(np.mean(precisions))
+
+
+# six functions, three independently written pairs, each sharing only its parameter name beyond
+# def/solve/return (a bag of words finds every partner first), and label-0 pairs and other splits
+# that must not be used
+CLONE_FUNCTIONS = {
+    "10": "def solve(numbers):\n    total = 0\n    for number in numbers:\n        total += number\n    return total\n",
+    "11": "def solve(numbers):\n    return sum(numbers)\n",
+    "20": "def solve(text):\n    return text[::-1]\n",
+    "21": "def solve(text):\n    chars = list(text)\n    chars.reverse()\n    return ''.join(chars)\n",
+    "30": "def solve(items):\n    return max(items)\n",
+    "31": "def solve(items):\n    return sorted(items).pop()\n",
+    "40": "def solve(a, b):\n    return a * b\n",
+    "41": "def solve(x):\n    return x\n",
+}
+TEST_CLONES = [CLONE_FUNCTIONS[idx] for idx in ("10", "11", "20", "21", "30", "31")]  # the test split's clone pairs
+
+
+def write_clone_pairs(root, test: str = "10\t11\t1\n20\t21\t1\n30\t31\t1\n10\t40\t0\n21\t41\t0\n"):
+    root.mkdir(exist_ok=True)
+    rows = (json.dumps({"idx": int(idx), "func": code}) for idx, code in CLONE_FUNCTIONS.items())
+    (root / "data.jsonl").write_text("".join(row + "\n" for row in rows))
+    (root / "train.txt").write_text("40\t41\t1\n10\t20\t0\n11\t31\t1\n")
+    (root / "valid.txt").write_text("11\t40\t1\n")
+    (root / "test.txt").write_text(test)
+    return root
+
+
+def clone_config(root, test: str) -> ProbeConfig:
+    return ProbeConfig(clones=str(write_clone_pairs(root, test)), **SMALL)
+
+
+def test_mean_average_precision_by_hand():
+    import torch
+
+    # query 0: relevant at ranks 1 and 3 -> (1/1 + 2/3) / 2; query 1: relevant tied with one other -> 1/2
+    scores = torch.tensor([[0.9, 0.8, 0.7], [0.5, 0.5, 0.1]], dtype=torch.float64)
+    relevant = torch.tensor([[True, False, True], [False, True, False]])
+    assert mean_average_precision(scores, relevant) == pytest.approx(((1 + 2 / 3) / 2 + 1 / 2) / 2)
+    square = torch.from_numpy(RNG.normal(size=(9, 9)))
+    assert mean_average_precision(square, torch.eye(9, dtype=torch.bool)) == pytest.approx(mean_reciprocal_rank(square))
+    # six functions on the unit circle (degrees): pairs (0, 10), (25, 60), (90, 200)
+    angles = np.radians([0, 10, 25, 60, 90, 200])
+    vectors = np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    relevant = np.zeros((6, 6), dtype=bool)
+    for a, b in ((0, 1), (2, 3), (4, 5)):
+        relevant[a, b] = relevant[b, a] = True
+    clones = CloneRetrieval(["f"] * 6, None, relevant, "hand", 3)
+    # partner ranks among the other five: 1, 1, 3 (25 sees 10, 0, then 60), 2 (60 sees 90 first), 5, 1
+    assert clone_map(vectors, None, clones) == pytest.approx((1 + 1 + 1 / 3 + 1 / 2 + 1 / 5 + 1) / 6)
+    assert random_ranking_map(clones) == pytest.approx(np.mean(1 / np.arange(1, 6)))  # one relevant of five
+
+
+def test_published_clone_pairs_are_the_semantic_retrieval_set(tmp_path):
+    root = write_clone_pairs(tmp_path / "clones")
+    clones = published_retrieval(ProbeConfig(clones=str(root), **SMALL))
+    assert clones.all_pairs and clones.pairs == 3 and clones.functions == 6  # label-0 pairs and other splits left out
+    assert clones.queries == TEST_CLONES
+    assert clones.relevant.tolist() == [[i != j and i // 2 == j // 2 for j in range(6)] for i in range(6)]
+    assert str(root) in clones.source and "test split" in clones.source
+    assert bag_of_words_map(clones) == 1.0  # every partner is ranked first
+    crossed = published_retrieval(clone_config(tmp_path / "crossed", "10\t21\t1\n20\t31\t1\n30\t11\t1\n"))  # no shared names
+    # TF-IDF partner ranks among the other five (ties count against the query): 10 and 21 rank each
+    # other 5th; 20 ranks 31 4th; 31 ranks 20, 30 ranks 11 and 11 ranks 30 3rd (each tied with one other)
+    assert bag_of_words_map(crossed) == pytest.approx((1 / 5 + 1 / 5 + 1 / 4 + 3 * 1 / 3) / 6)
+    two = published_retrieval(ProbeConfig(clones=str(root), **{**SMALL, "clone_pairs": 2}))
+    assert two.pairs == 2 and two.functions == 4 and two.relevant.sum() == 4
+    # a function with two partners has both relevant
+    shared = published_retrieval(clone_config(tmp_path / "shared", "10\t11\t1\n10\t20\t1\n"))
+    assert shared.pairs == 2 and shared.relevant.sum(axis=1).tolist() == [2, 1, 1]
+
+
+def test_probe_cli_with_clones_uses_exactly_their_clone_pairs(tmp_path, code_tree, capsys):
+    root = write_clone_pairs(tmp_path / "clones")
+    small = {**SMALL, "clone_pairs": None}
+    main(["probe", "model=tiny", "layers=[0,6]", f"source_dir={code_tree}", f"clones={root}", f"out={tmp_path / 'out'}",
+          *(f"{key}={'null' if value is None else value}" for key, value in small.items())])
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    assert f"semantic: {root} (test split), 3 clone pairs; each of 6 functions ranks the other 5" in out
+    assert "semantic_bow: the same retrieval with TF-IDF bags of sub-words, no model: MAP 1.000" in out
+    assert result["info"]["counts"]["clone_pairs"] == 3 and result["info"]["counts"]["clone_functions"] == 6
+    assert result["info"]["semantic"]["bag_of_words_map"] == 1.0 and result["values"]["semantic_bow"] == [1.0, 1.0]
+    features = function_features_of(load_backbone(TINY), TEST_CLONES, layers=[0, 6], max_length=SMALL["max_length"],
+                                    progress=False)
+    expected = [naive_map(features[i], [(0, 1), (2, 3), (4, 5)]) for i in range(2)]
+    assert result["values"]["semantic"] == pytest.approx(expected, abs=1e-6)
+    assert result["info"]["baselines"]["semantic"] == pytest.approx(np.mean(1 / np.arange(1, 6)), abs=1e-6)
+    assert (tmp_path / "out" / "probes.csv").read_text().splitlines()[0].startswith(
+        "layer,name,lexical,syntactic,structural,semantic,semantic_bow")
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda tmp: tmp / "missing", "clones='{dir}' is not valid (no such directory; expected a clone pair dataset"),
+    (lambda tmp: tmp, "data directory {dir} has none of the expected files for task 'clone'"),
+    (lambda tmp: write_clone_pairs(tmp / "clones", "10\t40\t0\n"), "its test split has 0 clone pairs"),
+])
+def test_probe_cli_rejects_a_bad_clones_dir_in_one_line(tmp_path, code_tree, capsys, make, message):
+    directory = make(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["probe", "model=tiny", f"source_dir={code_tree}", f"clones={directory}", f"out={tmp_path / 'out'}"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.count("\n") == 1 and message.format(dir=directory) in err
+
+
 @pytest.mark.parametrize(("argv", "message"), [
+    (["probe", "clones_split=dev"], "clones_split='dev' is not valid; allowed: ('train', 'valid', 'test')"),
     (["drift", "ckpt=/no/such.ckpt"], "ckpt='/no/such.ckpt' is not valid"),
     (["drift"], "ckpt=None is not valid"),
     (["probe", "modle=tiny"], "modle='tiny' is not valid; allowed:"),

@@ -4,13 +4,19 @@
     python -m codereuse.analysis drift ckpt=PATH [threshold=0.1] [rsa=spearman] [out=DIR] [key=value ...]
 
 probe: linear probes (lexical, syntactic, structural, semantic) of every layer of a pre-trained
-model (or of the fine-tuned backbone in a train.py checkpoint); writes probes.json/csv/png.
+model (or of the fine-tuned backbone in a train.py checkpoint); writes probes.json/csv/png. Its
+semantic column is clone retrieval MAP: by default on rewrite pairs of the clone task built from
+source_dir (the standard library); with clones=DIR on the clone pairs (label 1) of split
+clones_split (default test) of a published pair dataset (data.jsonl plus train/valid/test.txt,
+e.g. ../shared/data/leetcode-clones), each function ranking all the others. Beside it,
+semantic_bow is the same MAP of TF-IDF bags of sub-words: the lexical reference.
 drift: CKA and RSA per layer between the checkpoint's pre-trained and fine-tuned backbone on
 held-out functions, and the suggested freeze depth; writes drift.json/csv/png.
 Both also take the probe-set keys max_functions, clone_pairs, tokens_per_function, max_length,
-batch_size, pooling, seed, data_seed, source_dir and cache_dir. With ckpt=, data_seed and
-source_dir come from the run that wrote the checkpoint (its data.seed and data.source_dir), so
-the held-out functions are ones it never trained on. out defaults to outputs/analysis/<time>-<command>.
+batch_size, pooling, seed, data_seed, source_dir, cache_dir, clones and clones_split. With ckpt=,
+data_seed and source_dir come from the run that wrote the checkpoint (its data.seed and
+data.source_dir), so the held-out functions are ones it never trained on. out defaults to
+outputs/analysis/<time>-<command>.
 The last line printed is one JSON object with the results.
 """
 from __future__ import annotations

@@ -45,13 +45,17 @@ def probe_heatmap(table: LayerTable) -> Figure:
             best = scores[row, col] == high[col]
             axes.text(col, row, f"{scores[row, col]:.3f}", ha="center", va="center",
                       color="black" if relative[row, col] > 0.6 else "white", fontweight="bold" if best else "normal")
-    axes.set_xticks(range(len(columns)),
-                    [f"{c}\n{metrics[c]}\n(baseline {baselines[c]:.2f})" for c in columns], fontsize=8)
+    bag_of_words = (table.info.get("semantic") or {}).get("bag_of_words_map")
+    labels = [f"{c}\n{metrics[c]}\n(baseline {baselines[c]:.2f}" + (
+        f";\nbag of words {bag_of_words:.3f})" if c == "semantic" and bag_of_words is not None else ")") for c in columns]
+    axes.set_xticks(range(len(columns)), labels, fontsize=8)
     axes.set_yticks(range(len(table.layers)), table.names)
     axes.set_ylabel("layer (hidden-state output)")
     counts = table.info["counts"]
+    source = (table.info.get("semantic") or {}).get("source")
     axes.set_title(f"Layer probes of {table.model}\n{counts['functions']} functions, {counts['tokens']} tokens, "
-                   f"{counts['clone_pairs']} clone pairs; bold = best layer", fontsize=10)
+                   f"{counts['clone_pairs']} clone pairs; bold = best layer"
+                   + (f"\nclone pairs: {source}" if source else ""), fontsize=10)
     figure.colorbar(image, ax=axes, label="score relative to the property's layers (0 = worst, 1 = best)")
     return figure
 

@@ -5,9 +5,11 @@
 - syntactic: type of the innermost AST node covering that character (the most frequent
   ``SYNTAX_CLASSES`` types, the rest ``other``);
 - structural: cyclomatic complexity class of the whole function;
-- semantic: positive pairs of the clone task's test split (retrieval needs no labels).
+- semantic: clone retrieval (needs no training): by default code1 of the clone task's positive test
+  pairs ranks their code2 sides; with ``clones=<dir>`` the clone pairs of one split of a published
+  pair dataset (e.g. independently written LeetCode solutions), each function ranking all others.
 
-All of it comes from the (cached) clone task, whose ``code1`` sides are real functions printed
+All else comes from the (cached) clone task, whose ``code1`` sides are real functions printed
 without docstrings and split by source file with near-duplicates removed: probes train on
 functions of its train split and are tested on its valid + test splits, so no file is on both.
 Drift is measured on held-out functions alone (:func:`heldout_functions`).
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from codereuse.analysis.config import ProbeConfig
+from codereuse.analysis.config import REWRITE_PAIRS, ProbeConfig
 from codereuse.analysis.features import encode
 from codereuse.data.registry import load_task
 from codereuse.data.types import DataError, TaskData
@@ -43,6 +45,27 @@ _DECISIONS = (ast.If, ast.IfExp, ast.For, ast.AsyncFor, ast.While, ast.ExceptHan
 
 
 @dataclass
+class CloneRetrieval:
+    """The semantic probe's retrieval set: each query ranks the candidates by similarity.
+
+    ``candidates`` None: the queries rank each other (all-vs-all, a function never ranks itself).
+    """
+    queries: list[str]
+    candidates: list[str] | None
+    relevant: np.ndarray  # bool (queries, candidates): relevant[i, j] when candidate j is a clone of query i
+    source: str  # where the pairs come from, for tables and plots
+    pairs: int  # clone pairs the set is made of
+
+    @property
+    def all_pairs(self) -> bool:
+        return self.candidates is None
+
+    @property
+    def functions(self) -> int:
+        return len(self.queries) + (0 if self.candidates is None else len(self.candidates))
+
+
+@dataclass
 class ProbeSet:
     codes: list[str]  # probe functions, train side first
     n_train: int
@@ -50,8 +73,7 @@ class ProbeSet:
     lexical: np.ndarray  # per sampled token, functions in order
     syntactic: np.ndarray
     structural: np.ndarray  # per function
-    clone_code1: list[str]
-    clone_code2: list[str]  # clone_code2[i] is the clone of clone_code1[i]
+    clones: CloneRetrieval
     label_names: dict[str, list[str]]
 
     def function_is_train(self) -> np.ndarray:
@@ -165,16 +187,48 @@ def _sample(records: list[dict], count: int, seed: int) -> list[str]:
 
 
 def clone_positives(task: TaskData, config: ProbeConfig) -> tuple[list[str], list[str]]:
-    """Up to ``clone_pairs`` positive pairs of the test split."""
+    """Up to ``clone_pairs`` (default 150) positive pairs of the test split."""
     pairs = sorted((r["code1"], r["code2"]) for r in task.splits["test"] if r["label"] == 1)
-    pairs = random.Random(config.seed).sample(pairs, min(len(pairs), config.clone_pairs))
+    pairs = random.Random(config.seed).sample(pairs, min(len(pairs), config.clone_pairs or REWRITE_PAIRS))
     if len(pairs) < 2:
         raise DataError(f"the clone task has {len(pairs)} positive test pairs; use a larger source_dir")
     return [a for a, _ in pairs], [b for _, b in pairs]
 
 
+def rewrite_retrieval(task: TaskData, config: ProbeConfig) -> CloneRetrieval:
+    """The default semantic set: code1 of each positive test pair of the clone task ranks all code2."""
+    code1, code2 = clone_positives(task, config)
+    built = f"source_dir={config.source_dir}" if config.source_dir else "the standard library"
+    return CloneRetrieval(code1, code2, np.eye(len(code1), dtype=bool),
+                          f"clone task rewrite pairs from {built} (test split)", len(code1))
+
+
+def published_retrieval(config: ProbeConfig, progress: bool = True) -> CloneRetrieval:
+    """The clone pairs (label 1) of split ``config.clones_split`` of the published pair dataset in
+    ``config.clones`` (up to ``clone_pairs`` of them, seeded; default all), read by the project's
+    reader. Every function of those pairs queries all the others; its listed partners are relevant."""
+    published = load_task("clone", data_dir=config.clones, progress=progress)
+    records = published.splits.get(config.clones_split) or []
+    pairs = sorted({tuple(sorted((r["idx1"], r["idx2"]))) for r in records
+                    if r["label"] == 1 and r["idx1"] != r["idx2"]})  # a function is not its own query's answer
+    if config.clone_pairs is not None and len(pairs) > config.clone_pairs:
+        pairs = sorted(random.Random(config.seed).sample(pairs, config.clone_pairs))
+    if len(pairs) < 2:
+        raise DataError(f"clones={config.clones}: its {config.clones_split} split has {len(pairs)} clone pairs "
+                        f"(label 1); the semantic probe needs at least 2")
+    code = {r[f"idx{side}"]: r[f"code{side}"] for r in records for side in (1, 2)}
+    ids = sorted({idx for pair in pairs for idx in pair})
+    index = {idx: i for i, idx in enumerate(ids)}
+    relevant = np.zeros((len(ids), len(ids)), dtype=bool)
+    for a, b in pairs:
+        relevant[index[a], index[b]] = relevant[index[b], index[a]] = True
+    return CloneRetrieval([code[idx] for idx in ids], None, relevant,
+                          f"{config.clones} ({config.clones_split} split)", len(pairs))
+
+
 def build_probe_set(tokenizer, config: ProbeConfig, progress: bool = True, task: TaskData | None = None) -> ProbeSet:
     """The probe set for ``tokenizer``'s tokens; ``task`` is the clone task when already loaded."""
+    published = published_retrieval(config, progress) if config.clones is not None else None  # its errors first
     task = task or clone_task(config, progress)
     train, test = probe_functions(task, config)
     codes = train + test
@@ -191,13 +245,13 @@ def build_probe_set(tokenizer, config: ProbeConfig, progress: bool = True, task:
         lexical.extend(token_labels[p][0] for p in chosen)
         syntactic.extend(token_labels[p][1] for p in chosen)
         structural.append(complexity_class(cyclomatic_complexity(tree.body[0])))
-    code1, code2 = clone_positives(task, config)
+    clones = published or rewrite_retrieval(task, config)
     syntax_names = [name for name, _ in Counter(syntactic).most_common(SYNTAX_CLASSES)] + ["other"]
     return ProbeSet(
         codes, len(train), positions,
         lexical=np.array([LEXICAL.index(label) for label in lexical]),
         syntactic=np.array([syntax_names.index(s) if s in syntax_names else len(syntax_names) - 1 for s in syntactic]),
-        structural=np.array(structural), clone_code1=code1, clone_code2=code2,
+        structural=np.array(structural), clones=clones,
         label_names={"lexical": list(LEXICAL), "syntactic": syntax_names,
                      "structural": [name for _, name in COMPLEXITY_CLASSES]},
     )
