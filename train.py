@@ -1,6 +1,6 @@
 """Fine-tune, freeze (Telly) or adapt (LoRA / prefix / prompt) a pre-trained code model.
 
-    python train.py                                  # MiniLM, clone detection, top-2 layers trainable
+    python train.py                                  # MiniLM, code search, top-2 layers trainable
     python train.py model=codebert freeze=top2
     python train.py -m model=minilm,tiny task=defect,clone freeze=none,top2
 """

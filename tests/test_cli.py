@@ -94,7 +94,8 @@ def test_debug_fast_model_path_and_resume_restore_the_run(capsys, tmp_path, code
     metrics = json.loads((first / "metrics.json").read_text())
     # debug=fast validates and tests once: val metrics, a best checkpoint, the floor on the evaluated test batch
     assert "val/acc" in metrics and "test/acc" in metrics and (first / "checkpoints" / "best.ckpt").is_file()
-    assert metrics["test/floor_name"] == "majority_accuracy" and 0.0 <= metrics["test/floor"] <= 1.0
+    assert metrics["test/floor_name"] in ("majority_accuracy", "tfidf_logreg_accuracy") and 0.0 <= metrics["test/floor"] <= 1.0
+    assert metrics["test/frozen_name"] == "linear_probe_accuracy" and 0.0 <= metrics["test/frozen"] <= 1.0
     last = first / "checkpoints" / "last.ckpt"
     record = torch.load(last, map_location="cpu", weights_only=True)["codereuse"]
     assert record["module_class"] == "codereuse.methods.finetune.FineTuneModule"

@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 from codereuse.methods.base import ReuseModule
 from codereuse.methods.freeze import FreezePolicy
 from codereuse.models import BackboneSpec
+from codereuse.data.registry import TASKS
 from conftest import CONF, compose_train
 
 GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("local", "hydra"))
@@ -34,7 +35,9 @@ def test_config_composes(group, name, tmp_path):
     elif group == "strategy":
         assert issubclass(get_class(cfg.strategy._target_), ReuseModule)
     elif group == "task":
-        assert cfg.task.name == name and cfg.task.monitor.startswith("val/")
+        if cfg.task.get("data_dir") is None:  # a preset of a published copy reads a task's files
+            assert cfg.task.name == name
+        assert cfg.task.name in TASKS and cfg.task.monitor.startswith("val/")
     elif group == "hardware":
         assert {"accelerator", "devices", "num_nodes", "precision", "strategy"} <= set(cfg.hardware)
     elif group in ("logger", "callbacks"):
@@ -63,6 +66,25 @@ def test_config_composes(group, name, tmp_path):
 
 def test_defaults_are_the_documented_demo(tmp_path):
     cfg = compose_train([], tmp_path)
-    assert (cfg.model.name, cfg.task.name, cfg.freeze.name) == ("minilm", "clone", "top2")
+    assert (cfg.model.name, cfg.task.name, cfg.freeze.name) == ("minilm", "search", "top2")
+    # the demo's budget: one epoch over 2,000 training pairs, evaluated on the whole test split
+    assert (cfg.trainer.max_epochs, cfg.task.max_train_examples, cfg.task.max_eval_examples) == (1, 2000, None)
+    assert cfg.frozen_reference is True
     assert cfg.strategy._target_.endswith("FineTuneModule")
     assert cfg.hardware.accelerator == "cpu"
+
+
+def test_clone_leetcode_preset_reads_the_shared_copy(tmp_path):
+    cfg = compose_train(["task=clone_leetcode"], tmp_path)
+    assert (cfg.task.name, cfg.data.dir, cfg.task.max_length) == ("clone", "../shared/data/leetcode-clones", 256)
+    assert compose_train(["task=clone_leetcode", "data.dir=/elsewhere"], tmp_path).data.dir == "/elsewhere"
+    assert compose_train(["task=clone"], tmp_path).data.dir is None  # the embedded build
+
+
+def test_a_missing_published_copy_fails_in_one_line(tmp_path, monkeypatch):
+    from codereuse.cli.preflight import check_run_config
+    from codereuse.errors import ConfigError
+
+    monkeypatch.chdir(tmp_path)  # ../shared/data/leetcode-clones does not exist from here
+    with pytest.raises(ConfigError, match=r"data\.dir='\.\./shared/data/leetcode-clones'.*no such directory"):
+        check_run_config(compose_train(["task=clone_leetcode"], tmp_path))

@@ -21,6 +21,7 @@ def check_run_config(cfg: DictConfig) -> None:
         _check_int("task.num_beams", cfg.task.num_beams, minimum=1)
     _check_length(cfg.trainer)
     check_cache_dir(cfg.data.get("cache_dir"))
+    check_data_dir(cfg.data.get("dir"))
     if cfg.model.get("path"):
         model_dir = Path(cfg.model.path).expanduser()
         if not (model_dir / "config.json").is_file():
@@ -57,6 +58,13 @@ def check_cache_dir(cache_dir: str | None) -> None:
                 what = "" if path == root else f" ({path} is a file)"
                 raise ConfigError(key, str(root), hint=f"not a directory{what}; point it at a directory")
             return
+
+
+def check_data_dir(data_dir: str | None) -> None:
+    """A published-data directory (``data.dir``, or a task preset's ``task.data_dir``) must exist."""
+    if data_dir and not Path(data_dir).expanduser().is_dir():
+        raise ConfigError("data.dir", data_dir, hint=f"no such directory (from {Path.cwd()}); point data.dir= at "
+                          "your copy of the published files")
 
 
 def check_weights(model_dir: Path) -> None:

@@ -26,29 +26,45 @@ def json_value(value):
     return value
 
 
-# which metric a floor (codereuse.data.card.floor) is read against
-_FLOOR_METRIC = {"accuracy": "test/acc", "bleu": "test/bleu", "mrr": "test/mrr"}
+# which test metric a reference (lexical floor, frozen model) is read against, by its name's suffix
+_REFERENCE_METRIC = {"accuracy": "test/acc", "bleu": "test/bleu", "mrr": "test/mrr"}
+_REFERENCES = ("floor", "frozen")
+
+
+def headline_metric(metrics: dict) -> str | None:
+    """The test metric the references sit beside (``test/acc``, ``test/mrr``, ``test/bleu``)."""
+    name = metrics.get("test/floor_name") or metrics.get("test/frozen_name")
+    metric = _REFERENCE_METRIC.get(str(name).rsplit("_", 1)[-1]) if name else None
+    return metric if metric in metrics else None
 
 
 def print_table(title: str, metrics: dict) -> None:
-    """One row per metric; the task's trivial floor sits beside the test metric it is a floor for."""
-    name, value = metrics.get("test/floor_name"), metrics.get("test/floor")
-    beside = _FLOOR_METRIC.get(str(name).rsplit("_", 1)[-1]) if name else None
+    """One row per metric; the lexical floor and the frozen model's score sit beside the headline
+    test metric (per kind too, where records carry one), and a verdict line follows."""
+    beside = headline_metric(metrics)
+    shown = [r for r in _REFERENCES if beside and metrics.get(f"test/{r}") is not None]
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
-    if beside in metrics:
-        table.add_column("floor", justify="right")
+    for reference in shown:
+        table.add_column("lexical floor" if reference == "floor" else "frozen model", justify="right")
     for key, metric in metrics.items():
-        if beside in metrics and (key in ("test/floor", "test/floor_name") or key.startswith("test/floor/")):
+        if shown and key.startswith(tuple(f"test/{r}" for r in _REFERENCES)):
             continue
         cells = [key, _text(metric)]
-        if beside in metrics:
-            # per-kind accuracy (test/acc/<kind>) has the same floor's per-kind accuracy beside it
-            kind_floor = metrics.get(key.replace("test/acc/", "test/floor/", 1)) if key.startswith("test/acc/") else None
-            cells.append(f"{_text(value)} ({name})" if key == beside else _text(kind_floor) if kind_floor is not None else "")
+        for reference in shown:
+            if key == beside:
+                cells.append(f"{_text(metrics[f'test/{reference}'])} ({metrics.get(f'test/{reference}_name')})")
+            elif key.startswith("test/acc/"):  # per-kind accuracy: the reference's own, where known
+                cells.append(_text(metrics.get(key.replace("test/acc/", f"test/{reference}/", 1), "")))
+            else:
+                cells.append("")
         table.add_row(*cells)
     Console().print(table)
+    if shown:
+        from codereuse.yardsticks.verdict import verdict
+
+        Console().print(f"{beside}: " + verdict(float(metrics[beside]), metrics.get("test/floor"), metrics.get("test/frozen")))
 
 
 def _text(value) -> str:

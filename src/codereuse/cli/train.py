@@ -18,11 +18,12 @@ from codereuse.cli.report import print_table, write_metrics
 from codereuse.cli.resume import check_fits, read_checkpoint, restored_config, run_record
 from codereuse.cli.stopping import StopOnSigterm, last_checkpoint_path, resume_message
 from codereuse.cli.tracking import log_run_summary
-from codereuse.data.card import floor, floor_predictions, format_card
+from codereuse.data.card import floor, floor_predictions, floor_se, format_card
 from codereuse.data.datamodule import CodeDataModule, subsample
 from codereuse.data.registry import load_task
 from codereuse.errors import CodereuseError, ConfigError, Interrupted
-from codereuse.metrics.by_kind import floor_by_kind, record_kinds
+from codereuse.metrics.by_kind import floor_by_kind, record_kinds, reference_by_kind
+from codereuse.yardsticks.frozen import MAX_TRAIN, Encoder, FrozenReference, frozen_reference
 
 
 def run(cfg: DictConfig) -> dict:
@@ -39,6 +40,7 @@ def run(cfg: DictConfig) -> dict:
     data = load_task(cfg.task.name, source_dir=cfg.data.source_dir, data_dir=cfg.data.dir,
                      cache_dir=cfg.data.cache_dir, seed=cfg.data.seed, options=_plain(cfg.task.options))
     print(format_card(data))
+    reference = frozen_reference_of(cfg, data, _test_subset(cfg, data)) if cfg.test else None
     module = build_module(cfg, data)
     module.run_record = {"config": _train_config(cfg), "overrides": _overrides()}
     if ckpt_path:
@@ -76,10 +78,18 @@ def run(cfg: DictConfig) -> dict:
         if cfg.test:
             evaluated = evaluated_test_records(cfg, data, trainer)
             metrics["test/floor_name"], metrics["test/floor"] = floor(data, evaluated)
+            metrics["test/floor_se"] = floor_se(data, metrics["test/floor_name"], evaluated)
             if module.test_kinds:  # the floor's accuracy per kind, beside the model's
                 floor_predicted = floor_predictions(data, metrics["test/floor_name"], evaluated)
                 if floor_predicted is not None:
                     metrics.update(floor_by_kind(evaluated, floor_predicted))
+            if reference is not None:
+                if len(evaluated) != len(reference.per_example):  # limit_test_batches cut the split
+                    reference = frozen_reference_of(cfg, data, evaluated, announce=False)
+                metrics.update({"test/frozen_name": reference.name, "test/frozen": reference.score,
+                                "test/frozen_se": reference.se})
+                if module.test_kinds and reference.name.endswith("_accuracy"):
+                    metrics.update(reference_by_kind(evaluated, reference.per_example, "frozen"))
         metrics.update(counts, trainable_fraction=counts["trainable_params"] / counts["total_params"],
                        fit_seconds=fit_seconds, wall_seconds=time.perf_counter() - started, **_run_identity(cfg, module))
         if trainer.is_global_zero:
@@ -89,6 +99,27 @@ def run(cfg: DictConfig) -> dict:
         return metrics
     finally:
         _finish_wandb(loggers)
+
+
+def frozen_reference_of(cfg: DictConfig, data, records: list[dict], announce: bool = True) -> FrozenReference | None:
+    """The untrained backbone's score on ``records`` (``frozen_reference=false`` or seq2seq: None)."""
+    if not cfg.get("frozen_reference", True):
+        return None
+    if data.family == "seq2seq":
+        if announce:
+            print("frozen    none: an untrained decoder generates nothing worth scoring (seq2seq)")
+        return None
+    encoder = Encoder(_plain(cfg.model), cache_dir=cfg.data.cache_dir)
+    # like the lexical floors, a property of the task: fitted on its training split, whatever the run's budget
+    train = data.splits["train"]
+    reference = frozen_reference(encoder, data.family, train, records, valid_records=data.splits["valid"],
+                                 max_length=min(cfg.model.max_length, cfg.task.max_length),
+                                 max_query_length=cfg.task.max_query_length, seed=cfg.data.seed)
+    if announce:
+        fitted = "no training" if data.family == "retrieval" else f"fitted on {min(len(train), MAX_TRAIN):,} training examples, C chosen on validation"
+        print(f"frozen    {cfg.model.name} {reference.name} {reference.score:.3f} +- {reference.se:.3f}"
+              f"  ({len(records):,} evaluated test records, {fitted})")
+    return reference
 
 
 def build_module(cfg: DictConfig, data) -> pl.LightningModule:

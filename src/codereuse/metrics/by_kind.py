@@ -26,6 +26,13 @@ def record_kinds(records: list[dict]) -> list[str | None] | None:
 
 def floor_by_kind(records: list[dict], floor_predicted: list[int]) -> dict[str, float]:
     """``test/floor/<kind>``: a floor's accuracy on each kind of the evaluated records."""
+    correct = [int(p) == int(r["label"]) for p, r in zip(floor_predicted, records)]
+    return reference_by_kind(records, correct, "floor")
+
+
+def reference_by_kind(records: list[dict], correct, reference: str) -> dict[str, float]:
+    """``test/<reference>/<kind>``: the share of each kind of the evaluated records a reference
+    (``floor``, ``frozen``) got right, from its per-record correctness."""
     kinds = record_kinds(records) or []
-    return {f"test/floor/{kind}": value
-            for kind, value in accuracy_by_kind(kinds, [r["label"] for r in records], floor_predicted).items()}
+    return {f"test/{reference}/{kind}": value
+            for kind, value in accuracy_by_kind(kinds, [1] * len(correct), [int(c) for c in correct]).items()}
