@@ -2,27 +2,32 @@
 Tuning, and the Transducer with shuffled graphs (the control for what the graph contributes).
 
     python benchmarks/adapters.py --tune [options] [overrides ...]   # each arm's LR from its own grid,
-                                                                     # on validation F1 -> benchmarks/tuned/adapters.yaml
+                                                                     # on validation -> benchmarks/tuned/adapters.yaml
     python benchmarks/adapters.py [options] [overrides ...]          # the measured run (reuses those LRs)
     ... --head-lr-from head --record <name>   # every arm's task head at the head arm's LR; grids tune the rest
 
-Same model, tasks (clone, classify), data subsets, max length, batch size and epochs for every arm;
-each arm at its own learning rate, over several training seeds with the arms interleaved within
-each seed, all in this process through ``run(cfg)`` as ``train.py`` (see compare.py). In
-``transducer_shuffled`` every example is fused with another example's graph (a fixed derangement
-per split), so its gap to ``transducer`` is what the graph itself contributes. Prints one JSON line
-``{"tasks": {<task>: {"floor", "floor_name", "methods": {<arm>: {"adapter_params", "adapter_pct",
-"head_params", "head_pct", "seconds", "f1", "f1_se", "acc", "acc_se", "lr"}}}}, ...}`` (F1 as a
-fraction, ``*_pct`` in % of the backbone's parameters, seconds = ``trainer.fit``).
+Per task of ``--tasks`` (default ``search,clone_leetcode``, the yardstick tasks), in turn: same
+model, data subsets, max length, batch size and epochs for every arm; each arm at its own learning
+rate, over several training seeds with the arms interleaved within each seed, all in this process
+through ``run(cfg)`` as ``train.py`` (see compare.py). In ``transducer_shuffled`` every example is
+fused with another example's graph (a fixed derangement per split), so its gap to ``transducer`` is
+what the graph itself contributes. Prints one JSON line ``{"tasks": {<task>: {"metric", "floor",
+"floor_name", "floor_se", "frozen", "frozen_name", "frozen_se", "best_arm", "yardstick", "methods":
+{<arm>: {"adapter_params", "adapter_pct", "head_params", "head_pct", "seconds", <metric>,
+<metric>_se, ..., "lr"}}}}, ...}`` (scores as fractions, ``*_pct`` in % of the backbone's parameters,
+seconds = ``trainer.fit``); a task that is not a yardstick (see compare.py) is announced on its own
+line. The output-fusion arms cannot run on a seq2seq task (its decoder reads the encoder directly):
+such a task is reported as ``{"skipped": <reason>}`` while any of them is selected.
 """
 from __future__ import annotations
 
 import argparse
 import json
 
-from compare import Arm, load_tuned, rounded, run_arms, tune
+from common import add_tasks_option, unsupported
+from compare import Arm, load_tuned, rounded, run_arms, task_yardstick, tune
 
-BENCHMARK, MODEL, TASKS = "adapters", "minilm", ("clone", "classify")
+BENCHMARK, MODEL = "adapters", "minilm"
 OUTPUT = ["strategy=transducer", "strategy.transducer.fuse_at=output", "strategy.transducer.cache=true"]
 # grids ordered most-plausible first: --grid-size k keeps the first k of each
 ARMS = [
@@ -44,14 +49,14 @@ ARMS = [
     Arm("transducer_states_shuffled", [*OUTPUT, "strategy.transducer.node_states=true",
                                        "strategy.transducer.shuffle_graphs=true"], [1e-3, 3e-3, 3e-4]),
 ]
-KEPT = ("f1", "f1_se", "acc", "acc_se", "seconds", "seconds_se", "lr")
+KEPT = ("f1", "f1_se", "acc", "acc_se", "mrr", "mrr_se", "bleu", "bleu_se", "seconds", "seconds_se", "lr")
 COUNTS = ("adapter_params", "adapter_pct", "head_params", "head_pct")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tune", action="store_true", help="choose each arm's LR on validation and record it")
-    parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
+    add_tasks_option(parser)
     parser.add_argument("--arms", nargs="+", default=[arm.name for arm in ARMS], choices=[arm.name for arm in ARMS])
     parser.add_argument("--grid-size", type=int, default=3, help="LRs per arm tried by --tune (the first k of its grid)")
     parser.add_argument("--epochs", type=int, default=3)
@@ -70,13 +75,18 @@ def main() -> None:
     line = {"record": args.record, "model": MODEL, "epochs": args.epochs, "train": args.train, "eval": args.eval, "max_length": args.max_length,
             "seeds": args.seeds, "head_lr_from": args.head_lr_from, "tasks": {}}
     for task in args.tasks:
+        reason = skip_reason(task, arms)
+        if reason:
+            print(f"[adapters] skipped {reason}", flush=True)
+            line["tasks"][task] = {"skipped": reason}
+            continue
         common = [f"model={MODEL}", f"task={task}", f"trainer.max_epochs={args.epochs}", "trainer.max_steps=-1",
                   "logger=none", "callbacks=none", "+trainer.enable_progress_bar=false", *_budget(args), *args.overrides]
         if args.tune:
             tune(args.record, task, arms, common)
             continue
         results = run_arms(arms, common, load_tuned(args.record, task, arms, common=common), seeds=tuple(range(args.seeds)))
-        line["tasks"][task] = report(results)
+        line["tasks"][task] = report(task, results)
     if not args.tune:
         print(json.dumps(line))
 
@@ -90,18 +100,25 @@ def selected_arms(names: list[str], grid_size: int, head_lr_from: str | None = N
                 head_lr_from if head_lr_from and name != head_lr_from else None) for name in names]
 
 
+def skip_reason(task: str, arms: list[Arm]) -> str | None:
+    output = [arm.name for arm in arms if "strategy.transducer.fuse_at=output" in arm.overrides]
+    if not output:
+        return None
+    return unsupported(task, ("classification", "pair", "retrieval"), f"{', '.join(output)} fuse at the output, "
+                       "which a seq2seq decoder bypasses; leave them out with --arms")
+
+
 def _budget(args) -> list[str]:
     limits = {"task.max_train_examples": args.train, "task.max_eval_examples": args.eval, "task.max_length": args.max_length}
     return [f"{key}={value}" for key, value in limits.items() if value is not None]
 
 
-def report(results: dict[str, dict]) -> dict:
-    first = next(iter(results.values()))
+def report(task: str, results: dict[str, dict]) -> dict:
     methods = {}
     for name, result in results.items():
         counts = result["runs"][0]
         methods[name] = {**{key: rounded(counts[key]) for key in COUNTS}, **{key: rounded(result[key]) for key in KEPT if key in result}}
-    return {"floor": rounded(first.get("floor")), "floor_name": first.get("floor_name"), "methods": methods}
+    return {**task_yardstick(task, results), "methods": methods}
 
 
 if __name__ == "__main__":

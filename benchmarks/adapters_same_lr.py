@@ -21,4 +21,4 @@ if __name__ == "__main__":
     tuned = load_tuned(RECORD, TASK)
     arms = selected_arms(["head", CONTROL], 3, "head")[1:]
     lrs = {"head": tuned["head"], CONTROL: tuned[REAL]}
-    print(json.dumps(report(run_arms(arms, common, lrs, seeds=(0, 1, 2)))))
+    print(json.dumps(report(TASK, run_arms(arms, common, lrs, seeds=(0, 1, 2)))))

@@ -4,8 +4,12 @@ A reviewer's checklist, built in: every arm gets its own learning rate, chosen f
 grid on the validation monitor (``tune``, recorded in ``benchmarks/tuned/<benchmark>.yaml``); the
 measured run (``run_arms``) repeats every arm over several training seeds, interleaving the arms
 within each seed so machine noise hits all of them; scores are means with standard errors, beside
-the task's trivial floor; and ``seconds_to`` turns each run's validation history into time to
+the task's lexical floor and the frozen model's score; and ``seconds_to`` turns each run's validation history into time to
 accuracy. Every run goes through ``codereuse.cli.train.run``, the same code as ``train.py``.
+
+Results count on yardstick tasks only (``yardstick``): where the frozen pre-trained model beats the
+lexical floor and the best trained arm beats the frozen model, each by more than two standard errors
+(``codereuse.yardsticks.verdict``). Elsewhere a benchmark reports the task but checks no goal on it.
 """
 from __future__ import annotations
 
@@ -20,7 +24,9 @@ import yaml
 from omegaconf import open_dict
 
 from codereuse.cli.train import run
+from codereuse.data.registry import TASK_FAMILIES
 from codereuse.errors import ConfigError
+from codereuse.yardsticks.verdict import Z, is_yardstick
 from common import compose_train
 
 TUNED_DIR = Path(__file__).resolve().parent / "tuned"
@@ -171,7 +177,8 @@ def interleaved(arms: list[Arm], seeds) -> list[tuple[int, Arm]]:
 def run_arms(arms: list[Arm], common: list[str], lrs: dict[str, float], seeds=(0, 1, 2)) -> dict[str, dict]:
     """Every arm at its LR over ``seeds``; per arm the means and standard errors of the test metrics
     (``f1``, ``f1_se``, ``acc``, ``acc_se``, ...), of ``seconds`` (fit) and ``val`` (final validation
-    monitor), the ``floor``, ``lr`` and the per-seed ``runs`` (each with its validation ``history``)."""
+    monitor), the headline ``metric``, the references (``floor``, ``frozen``, ...), ``lr`` and the
+    per-seed ``runs`` (each with its validation ``history``)."""
     runs: dict[str, list[dict]] = {arm.name: [] for arm in arms}
     for seed, arm in interleaved(arms, seeds):
         metrics = train_once(_arm_overrides(arm, common, lrs[arm.name], seed, lrs))
@@ -181,16 +188,17 @@ def run_arms(arms: list[Arm], common: list[str], lrs: dict[str, float], seeds=(0
 
 
 def summarise(per_seed: list[dict], lr: float) -> dict:
-    monitor = per_seed[0]["monitor"]
-    result = {"lr": lr}
-    columns = {key[len("test/"):]: key for key in per_seed[0] if key.startswith("test/") and key != "test/floor_name"}
-    columns.update(seconds="fit_seconds", val=monitor)
+    """Means and standard errors over seeds of the test metrics, ``seconds`` and ``val``; the task's
+    headline ``metric`` and its references (:func:`references`) as the first run reports them."""
+    first = per_seed[0]
+    result = {"lr": lr, "metric": headline_metric(first), **references(first)}
+    reference_keys = {f"test/{key}" for key in REFERENCES}
+    columns = {key[len("test/"):]: key for key in first if key.startswith("test/") and key not in reference_keys}
+    columns.update(seconds="fit_seconds", val=first["monitor"])
     for name, key in columns.items():
-        values = [run[key] for run in per_seed if isinstance(run.get(key), (int, float))]
+        values = [run[key] for run in per_seed if _number(run.get(key))]
         if values:
             result[name], result[f"{name}_se"] = mean_se(values)
-    if "test/floor_name" in per_seed[0]:
-        result["floor_name"] = per_seed[0]["test/floor_name"]
     result["runs"] = per_seed
     return result
 
@@ -206,9 +214,83 @@ def time_to_reference(results: dict[str, dict], reference: str) -> dict[str, flo
     return times
 
 
+# --- yardsticks ----------------------------------------------------------------------------------
+REFERENCES = ("floor", "floor_name", "floor_se", "frozen", "frozen_name", "frozen_se")
+# a lexical floor's name ends in the metric it sits beside (bow_logreg_accuracy, tfidf_mrr, copy_bleu)
+FLOOR_SUFFIX_METRIC = {"accuracy": "acc", "mrr": "mrr", "bleu": "bleu"}
+FAMILY_METRIC = {"classification": "acc", "pair": "acc", "retrieval": "mrr", "seq2seq": "bleu"}
+
+
+def headline_metric(metrics: dict) -> str | None:
+    """The test metric a task is judged by (``acc``, ``mrr``, ``bleu``): the one its lexical floor
+    sits beside, else its family's (from the run's ``task``); None when neither is known."""
+    suffix = str(metrics.get("test/floor_name") or "").rsplit("_", 1)[-1]
+    return FLOOR_SUFFIX_METRIC.get(suffix) or FAMILY_METRIC.get(TASK_FAMILIES.get(metrics.get("task")))
+
+
+def references(metrics: dict) -> dict:
+    """The lexical floor and the frozen model's score (``test/floor``, ``test/frozen_se``, ...) of
+    one run: neither depends on the training seed. None where the run does not report one."""
+    return {key: _known(metrics.get(f"test/{key}")) for key in REFERENCES}
+
+
+def yardstick(summaries: dict[str, dict], metric: str | None = None) -> dict:
+    """One task's yardstick block: its ``metric`` (default: the first arm's), references, best arm,
+    and whether it is a yardstick (``is_yardstick``; False while a reference is unknown).
+
+    ``summaries`` holds per arm the mean of ``metric``, its standard error ``<metric>_se`` and the
+    references (as :func:`summarise` gives them). The best arm has the highest mean; the references
+    are its own (arms on one backbone share them). The errors combined, in quadrature, are
+    ``floor_se`` and ``frozen_se`` (each reference's standard error over the evaluated test records)
+    and the best arm's standard error over training seeds."""
+    first = next(iter(summaries.values()), {})
+    metric = metric or first.get("metric")
+    scored = {name: summary for name, summary in summaries.items() if _number(summary.get(metric))}
+    best = max(scored, key=lambda name: scored[name][metric], default=None)
+    refs = {key: _known(scored.get(best, first).get(key)) for key in REFERENCES}
+    ok = best is not None and _number(refs["floor"]) and _number(refs["frozen"]) and is_yardstick(
+        refs["floor"], refs["floor_se"], refs["frozen"], refs["frozen_se"],
+        scored[best][metric], _known(scored[best].get(f"{metric}_se")))
+    return {"metric": metric, **{key: rounded(value) for key, value in refs.items()}, "best_arm": best,
+            "yardstick": bool(ok)}
+
+
+def task_yardstick(task: str, summaries: dict[str, dict], metric: str | None = None) -> dict:
+    """:func:`yardstick`, announcing a task that is not one (its goal checks leave it out)."""
+    block = yardstick(summaries, metric)
+    if not block["yardstick"]:
+        print(not_a_yardstick(task, block, summaries.get(block["best_arm"], {})), flush=True)
+    return block
+
+
+def not_a_yardstick(task: str, block: dict, best: dict) -> str:
+    metric = block["metric"]
+    numbers = (f"floor {_score(block['floor_name'], block['floor'], block['floor_se'])}",
+               f"frozen {_score(block['frozen_name'], block['frozen'], block['frozen_se'])}",
+               f"best {_score(block['best_arm'], best.get(metric), best.get(f'{metric}_se'))}")
+    return (f"{task}: not a yardstick at this budget ({metric}: {', '.join(numbers)}; "
+            f"a gap counts beyond {Z:g} standard errors)")
+
+
+def _score(name: str | None, value, se) -> str:
+    if not _number(value):
+        return "unknown"
+    text = f"{value:.3f}" + (f" +- {se:.3f}" if _number(se) else "")
+    return f"{name} {text}" if name else text
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _known(value):
+    """None for a missing or NaN value (an unknown reference or error)."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
 def _brief(metrics: dict) -> dict:
-    keys = ("fit_seconds", "test/f1", "test/acc", "test/floor", metrics.get("monitor"))
-    return {k: round(metrics[k], 4) for k in keys if isinstance(metrics.get(k), (int, float))}
+    keys = ("fit_seconds", "test/f1", "test/acc", "test/mrr", "test/floor", "test/frozen", metrics.get("monitor"))
+    return {k: round(metrics[k], 4) for k in keys if _number(metrics.get(k))}
 
 
 def rounded(value, digits: int = 4):

@@ -1,14 +1,29 @@
 """Teacher vs its 3 MB student (fp32, int8, ONNX), side by side in one process; one JSON line.
 
-    python benchmarks/compress.py                       # default teacher (MiniLM on clone), 3 seeds
+    python benchmarks/compress.py                       # default teachers (MiniLM) on --tasks, 3 seeds
     python benchmarks/compress.py --reduced             # fewer distillation epochs / generations (<= 30 min)
     python benchmarks/compress.py --pareto              # also the latency-aware search's Pareto pick
+    python benchmarks/compress.py --tasks classify      # tasks by --tasks, not task=
 
-The architecture is searched once, in the first run (search.seed=0); the later distillation seeds
-train that very architecture (search.arch=, since a latency-aware search measures time and could pick
-another on a rerun) against the same teacher, with seeds 0, 1, 2. Each run measures the teacher and its
-student forms interleaved (median of repeated runs, batch 1 and 32, one thread). Accuracy/F1 are on the
-whole test split: mean +- standard error over the seeds.
+Per task of ``--tasks`` (default ``search,clone_leetcode``), in turn: the architecture is searched
+once, in the first run (search.seed=0); the later distillation seeds train that very architecture
+(search.arch=, since a latency-aware search measures time and could pick another on a rerun) against
+the same teacher, with seeds 0, 1, 2. Each run measures the teacher and its student forms interleaved
+(median of repeated runs, batch 1 and 32, one thread). Accuracy/F1 are on the whole test split: mean
++- standard error over the seeds.
+
+Compress distils a classifier's soft labels, so it runs classification and pair tasks only; a
+retrieval or seq2seq task (``search`` among the defaults) is reported as ``{"skipped": <reason>}``.
+Each task's entry carries its yardstick block (compare.py: ``metric`` acc, the lexical floor, the
+frozen reference, ``best_arm`` among teacher and students, ``yardstick``), its references read from
+compress.py's metrics (``test/floor``, ``test/frozen``, ...); a reference they do not carry is null,
+and a task without a frozen reference is no yardstick.
+
+    {"tasks": {<task>: {"metric", "floor", "floor_name", "floor_se", "frozen", "frozen_name", "frozen_se",
+                        "best_arm", "yardstick", "teacher", "student_fp32", "student_int8", "student_onnx",
+                        "speedup_b1", "speedup_b32", "accuracy_drop", "student_arch", "seq_len",
+                        "teacher_checkpoint", "minutes", ["pareto_pick"]} | {"skipped": <reason>}},
+     "seeds", "reduced"}
 """
 from __future__ import annotations
 
@@ -25,9 +40,11 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from compare import mean_se, rounded  # noqa: E402
+from common import add_tasks_option, unsupported  # noqa: E402
+from compare import mean_se, references, rounded, task_yardstick  # noqa: E402
 
 from codereuse.cli.compress import run  # noqa: E402
+from codereuse.compression.teacher import DISTILLABLE  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 REDUCED = ["distill.max_epochs=4", "search.generations=5", "latency_repeats=15"]
@@ -62,27 +79,41 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reduced", action="store_true", help="fewer generations and distillation epochs")
     parser.add_argument("--pareto", action="store_true", help="also run search.mode=pareto and report its pick")
-    # comma-separated, so that compress.py overrides may follow: --seeds 0,1 task=classify
+    add_tasks_option(parser)
+    # comma-separated, so that compress.py overrides may follow: --seeds 0,1 distill.hard_weight=0.5
     parser.add_argument("--seeds", type=lambda text: [int(seed) for seed in text.split(",")], default=[0, 1, 2],
                         help="distillation seeds, comma-separated (default 0,1,2)")
     parser.add_argument("overrides", nargs="*", help="compress.py overrides, e.g. teacher=outputs/teachers/...")
     args = parser.parse_args(argv)
     common = ["logger=none", "search.seed=0", *(REDUCED if args.reduced else []), *args.overrides]
+    line = {"tasks": {}, "seeds": args.seeds, "reduced": args.reduced}
+    for task in args.tasks:
+        reason = unsupported(task, DISTILLABLE, "compress.py distils a classifier's soft labels")
+        if reason:
+            print(f"[compress] skipped {reason}", flush=True)
+        line["tasks"][task] = {"skipped": reason} if reason else distil(task, [*common, f"task={task}"], args)
+    print(json.dumps(line))
+    return line
+
+
+def distil(task: str, common: list[str], args) -> dict:
+    """Every seed of one task, the Pareto pick with ``--pareto``; the task's JSON entry."""
     runs = [compress([*common, f"seed={args.seeds[0]}"])]
     # every seed distils the very same teacher into the very same architecture
     teacher = f"teacher={runs[0]['teacher_checkpoint']}"
     runs += [compress([*common, teacher, f"search.arch='{runs[0]['search/picked']}'", f"seed={seed}"])
              for seed in args.seeds[1:]]
-    result = {"teacher": summarise(runs, "teacher"), **{name: summarise(runs, name) for name in FORMS if summarise(runs, name)}}
+    models = {name: summary for name in ("teacher", *FORMS) if (summary := summarise(runs, name))}
     first = runs[0]
+    # compress's floor and scores are on the whole test split; the teacher and each form are the arms
+    arms = {name: {"acc": m["accuracy"], "acc_se": m["accuracy_se"], **references(first)} for name, m in models.items()}
+    result = {**task_yardstick(task, arms, "acc"), **models}
     result.update(
         speedup_b1=rounded(statistics.median(r["speedup_b1"] for r in runs)),
         speedup_b32=rounded(statistics.median(r["speedup_b32"] for r in runs)),
-        accuracy_drop=rounded(result["teacher"]["accuracy"] - result["student_fp32"]["accuracy"]),
-        floor={"name": first["test/floor_name"], "accuracy": rounded(first["test/floor"])},
-        student_arch=first["student/arch"], seq_len=first["search/seq_len"], seeds=args.seeds,
-        teacher_checkpoint=first["teacher_checkpoint"], reduced=args.reduced,
-        minutes=rounded(sum(r["wall_seconds"] for r in runs) / 60, 1))
+        accuracy_drop=rounded(models["teacher"]["accuracy"] - models["student_fp32"]["accuracy"]),
+        student_arch=first["student/arch"], seq_len=first["search/seq_len"],
+        teacher_checkpoint=first["teacher_checkpoint"], minutes=rounded(sum(r["wall_seconds"] for r in runs) / 60, 1))
     if args.pareto:
         pareto = compress([*common, teacher, "search.mode=pareto", f"seed={args.seeds[0]}"])
         result["pareto_pick"] = {"arch": pareto["student/arch"], "speedup_b1": rounded(pareto["speedup_b1"]),
@@ -90,7 +121,6 @@ def main(argv: list[str] | None = None) -> dict:
                                  "latency_b1_ms": rounded(pareto["student_fp32/latency_b1_ms"]),
                                  "size_mb": rounded(pareto["student_fp32/size_mb"]),
                                  "front_size": pareto["search/pareto_size"]}
-    print(json.dumps(result))
     return result
 
 

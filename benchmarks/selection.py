@@ -1,14 +1,26 @@
-"""Model selection against brute force: the offline pool (with MPNet) on clone and classify.
+"""Model selection against brute force: the offline pool (with MPNet) on the tasks of ``--tasks``.
 
     python benchmarks/selection.py              # full pool, 10 bootstrap draws
     python benchmarks/selection.py --reduced    # without mpnet_random, 5 draws (fits ~35 min warm-ish)
     ... --epochs 3 --train 1024                 # a larger brute-force budget than conf/select.yaml's
+    ... --tasks clone_leetcode,classify         # default search,clone_leetcode
 
 Runs ``select.py evaluate=true`` per task (fine-tuning results and features are cached, so a rerun
 is quick), then once more per task so that the ``heuristic`` baseline (mean rank on the *other*
-tasks) sees every task's ground truth. Prints ONE JSON line:
-{"tasks": {<task>: {"brute_force_seconds", "candidates", "scorers": {<name>: {"seconds",
-"weighted_tau", "top1_regret", "weighted_tau_no_controls", ...}}}}, "goal": {...}}
+tasks) sees every task's ground truth. A task preset with its own published data (``data_dir``) has
+it passed to select.py and to every brute-force run, which train.py composes by the data's task name.
+
+The transferability scorers (LogME, H-score, probes, ...) score features against class labels, so a
+retrieval or seq2seq task (``search`` among the defaults) cannot be ranked: it is reported as
+``{"skipped": <reason>}``. Each ranked task carries its yardstick block (compare.py): the best
+candidate's fine-tuned ``acc`` at the brute-force budget against the lexical floor and that
+candidate's own frozen features, read from the cached brute-force runs (one seed each, so the best
+score's error is unknown; the references' errors are theirs). The goal is checked on yardstick
+tasks only. Prints ONE JSON line:
+{"tasks": {<task>: {"metric", "floor", "floor_name", "floor_se", "frozen", "frozen_name",
+"frozen_se", "best_arm", "yardstick", "ground_truth_metric", "brute_force_seconds", "candidates",
+"scorers": {<name>: {"seconds", "weighted_tau", "top1_regret", "weighted_tau_no_controls", ...}}, ...}
+| {"skipped": <reason>}}, "goal": {...}, "meets_goal": {<scorer>: bool}, ...}
 """
 from __future__ import annotations
 
@@ -21,9 +33,15 @@ import tempfile
 from pathlib import Path
 
 import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from codereuse.selection.brute_force import budget_key, results_dir
+from codereuse.selection.probe import FIELDS
+from common import add_tasks_option, task_family, unsupported
+from compare import FAMILY_METRIC, references, task_yardstick
 
 ROOT = Path(__file__).resolve().parents[1]
-TASKS = ("clone", "classify")
 GOAL = {"weighted_tau": 0.6, "weighted_tau_no_controls": 0.4, "top1_regret": 0.03, "time_fraction": 0.02}
 
 
@@ -36,22 +54,38 @@ def select(task: str, out: Path, extra: list[str]) -> dict:
     return json.loads((out / "metrics.json").read_text())
 
 
-def summarise(metrics: dict) -> dict:
+def summarise(task: str, metrics: dict, records: dict[str, dict]) -> dict:
+    """One ranked task's JSON entry; ``records``: each candidate's cached brute-force test metrics."""
     scorers = {}
     for name, e in metrics["evaluation"].items():
         scorers[name] = {key: e.get(key) for key in (
             "kind", "seconds", "fraction_of_brute_force_time", "weighted_tau", "weighted_tau_ci", "kendall_tau",
             "pearson", "top1_regret", "top1_regret_ci", "weighted_tau_no_controls", "top1_regret_no_controls")}
-    return {"brute_force_seconds": metrics["brute_force_seconds"], "candidates": len(metrics["candidates"]),
-            "candidate_names": metrics["candidates"], "skipped": metrics["skipped"],
-            "ground_truth": metrics["ground_truth"], "metric": metrics["ground_truth_metric"],
-            "extraction_seconds": metrics["extraction_seconds"], "scorers": scorers}
+    metric = FAMILY_METRIC[task_family(task)]
+    arms = {name: {metric: tests.get(f"test/{metric}"), **references(tests)}
+            for name, tests in records.items() if name in metrics["candidates"]}
+    return {**task_yardstick(task, arms, metric), "ground_truth_metric": metrics["ground_truth_metric"],
+            "brute_force_seconds": metrics["brute_force_seconds"], "candidates": len(metrics["candidates"]),
+            "candidate_names": metrics["candidates"], "skipped_candidates": metrics["skipped"],
+            "ground_truth": metrics["ground_truth"], "extraction_seconds": metrics["extraction_seconds"],
+            "scorers": scorers}
+
+
+def brute_force_records(task: str, extra: list[str]) -> dict[str, dict]:
+    """Per candidate, the test metrics its cached brute-force run of ``select.py task=<task> <extra>``
+    recorded (floor and frozen reference among them; select.py's own metrics keep only the ranked one)."""
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("select", overrides=[f"task={task}", *extra])
+    options = OmegaConf.to_container(cfg.task.options, resolve=True) or {}
+    key = budget_key(cfg.task.name, cfg.data.seed, cfg.seed, list(cfg.brute_force.overrides), options)
+    entries = (json.loads(path.read_text()) for path in sorted(results_dir().glob(f"*-{key}.json")))
+    return {entry["candidate"]: entry.get("test_metrics", {}) for entry in entries}
 
 
 def goal_check(tasks: dict) -> dict:
     """Per scorer: does it meet every goal on every task, and beat the heuristic there?"""
     verdict = {}
-    names = set.intersection(*(set(t["scorers"]) for t in tasks.values()))
+    names = set.intersection(*(set(t["scorers"]) for t in tasks.values())) if tasks else set()
     for name in sorted(names):
         ok = True
         for task in tasks.values():
@@ -68,34 +102,52 @@ def goal_check(tasks: dict) -> dict:
     return verdict
 
 
-def brute_force_budget(epochs: int | None, train: int | None) -> list[str]:
-    """conf/select.yaml's brute-force overrides with its epochs / training examples replaced, as one
-    Hydra override (empty when neither is given: the config's own budget)."""
-    if epochs is None and train is None:
+def brute_force_budget(epochs: int | None, train: int | None, data_dir: str | None = None) -> list[str]:
+    """conf/select.yaml's brute-force overrides with its epochs / training examples replaced and a
+    published-data directory added, as one Hydra override (empty when none is given: the config's
+    own budget)."""
+    if epochs is None and train is None and data_dir is None:
         return []
     items = yaml.safe_load((ROOT / "conf" / "select.yaml").read_text())["brute_force"]["overrides"]
     new = {"trainer.max_epochs": epochs, "task.max_train_examples": train}
     items = [f"{key}={new[key]}" if new.get(key := item.split("=", 1)[0]) is not None else item for item in items]
+    items += [f"data.dir={data_dir}"] if data_dir else []
     return ["brute_force.overrides=[" + ",".join(f"'{item}'" for item in items) + "]"]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def task_overrides(task: str, epochs: int | None, train: int | None) -> list[str]:
+    """select.py overrides for ``task``: the brute-force budget, and a preset's own data directory
+    (``data_dir``, relative to the project root) for the probe sample and every brute-force run."""
+    data_dir = yaml.safe_load((ROOT / "conf" / "task" / f"{task}.yaml").read_text()).get("data_dir")
+    data_dir = str((ROOT / data_dir).resolve()) if data_dir else None
+    return [*brute_force_budget(epochs, train, data_dir), *([f"data.dir={data_dir}"] if data_dir else [])]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reduced", action="store_true", help="drop mpnet_random, 5 bootstrap draws")
-    parser.add_argument("--tasks", default=",".join(TASKS))
+    add_tasks_option(parser)
     parser.add_argument("--epochs", type=int, default=None, help="brute-force epochs (default: conf/select.yaml's)")
     parser.add_argument("--train", type=int, default=None, help="brute-force training examples (default: the config's)")
-    args = parser.parse_args()
-    extra = ["~pool.candidates.mpnet_random", "bootstrap.draws=5"] if args.reduced else []
-    budget = brute_force_budget(args.epochs, args.train)
-    extra += budget
-    tasks = args.tasks.split(",")
+    args = parser.parse_args(argv)
+    common = ["~pool.candidates.mpnet_random", "bootstrap.draws=5"] if args.reduced else []
+    refused = {task: reason for task in args.tasks
+               if (reason := unsupported(task, FIELDS, "the transferability scorers need class labels"))}
+    for reason in refused.values():
+        print(f"[selection] skipped {reason}", flush=True)
+    ranked = {task: [*common, *task_overrides(task, args.epochs, args.train)] for task in args.tasks if task not in refused}
+    results = {task: {"skipped": reason} for task, reason in refused.items()}
     with tempfile.TemporaryDirectory(prefix="selection-bench-") as scratch:
-        for task in tasks:  # cold pass: features + brute force, cached
+        for task, extra in ranked.items():  # cold pass: features + brute force, cached
             select(task, Path(scratch) / f"{task}-cold", extra)
-        results = {task: summarise(select(task, Path(scratch) / task, extra)) for task in tasks}
-    print(json.dumps({"tasks": results, "goal": GOAL, "meets_goal": goal_check(results),
-                      "mode": "reduced" if args.reduced else "full", "brute_force_budget": budget or "conf/select.yaml"}))
+        for task, extra in ranked.items():
+            results[task] = summarise(task, select(task, Path(scratch) / task, extra), brute_force_records(task, extra))
+    results = {task: results[task] for task in args.tasks}
+    yardsticks = {task: result for task, result in results.items() if result.get("yardstick")}
+    line = {"tasks": results, "goal": GOAL, "meets_goal": goal_check(yardsticks), "mode": "reduced" if args.reduced else "full",
+            "brute_force_budget": brute_force_budget(args.epochs, args.train) or "conf/select.yaml"}
+    print(json.dumps(line))
+    return line
 
 
 if __name__ == "__main__":

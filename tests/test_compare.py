@@ -49,8 +49,9 @@ def fake_runner(calls: list, scores):
         score = scores(values["freeze"], lr, seed)
         history = [{"seconds": 10.0 * k, "value": score * k / 2} for k in (1, 2)]
         return {"val/f1": score, "test/f1": score - 0.01, "test/acc": score, "test/floor": 0.6,
-                "test/floor_name": "jaccard_accuracy", "fit_seconds": 20.0 + seed, "history": history,
-                "monitor": "val/f1", "monitor_mode": "max"}
+                "test/floor_name": "jaccard_accuracy", "test/floor_se": 0.02, "test/frozen": 0.7,
+                "test/frozen_name": "linear_probe_accuracy", "test/frozen_se": 0.03, "fit_seconds": 20.0 + seed,
+                "history": history, "monitor": "val/f1", "monitor_mode": "max"}
     return train_once
 
 
@@ -132,6 +133,14 @@ def test_run_arms_aggregates_over_seeds_and_times_to_the_reference(monkeypatch):
     assert full["f1"] == pytest.approx(0.81) and full["f1_se"] == pytest.approx(0.02 / math.sqrt(3))
     assert full["acc"] == pytest.approx(0.82) and full["seconds"] == pytest.approx(21.0)
     assert full["floor"] == pytest.approx(0.6) and full["floor_name"] == "jaccard_accuracy"
+    # the references are the first run's, errors included (not a spread over seeds); the headline
+    # metric is the one the floor sits beside
+    assert {k: full[k] for k in ("metric", "floor_se", "frozen", "frozen_name", "frozen_se")} == \
+        {"metric": "acc", "floor_se": 0.02, "frozen": 0.7, "frozen_name": "linear_probe_accuracy", "frozen_se": 0.03}
+    assert not {"floor_se_se", "frozen_se_se"} & set(full)
+    assert compare.yardstick(results) == {"metric": "acc", "floor": 0.6, "floor_name": "jaccard_accuracy", "floor_se": 0.02,
+                                          "frozen": 0.7, "frozen_name": "linear_probe_accuracy", "frozen_se": 0.03,
+                                          "best_arm": "full", "yardstick": True}  # 0.1 over the floor, acc 0.82 over frozen
     # full reaches its own final score at its last check; top2 never gets there
     assert compare.time_to_reference(results, "full") == {"full": 20.0, "top2": None, "top2_cached": None}
 

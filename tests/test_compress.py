@@ -302,7 +302,8 @@ def test_installed_code_copies_a_packages_sources_without_its_tests(tmp_path, mo
 
 
 def test_compress_benchmark_summarises_seeds_and_reports_the_pareto_pick(monkeypatch):
-    """benchmarks/compress.py's bookkeeping (seeds reuse the first pick and teacher; --pareto), compress runs faked."""
+    """benchmarks/compress.py's bookkeeping (seeds reuse the first pick and teacher; --pareto; a task it
+    cannot distil), compress runs faked."""
     import importlib.util
 
     from conftest import ROOT
@@ -327,10 +328,16 @@ def test_compress_benchmark_summarises_seeds_and_reports_the_pareto_pick(monkeyp
         return run
 
     monkeypatch.setattr(bench, "compress", fake_run)
-    result = bench.main(["--seeds", "0,1", "--pareto", "task=classify"])
+    line = bench.main(["--seeds", "0,1", "--pareto", "--tasks", "search,classify"])
+    # a retrieval task has no classifier to distil: reported, never run
+    assert line["tasks"]["search"] == {"skipped": "search is a retrieval task: compress.py distils a classifier's soft labels"}
+    result = line["tasks"]["classify"]
     assert all("task=classify" in c for c in calls) and len(calls) == 3
     assert "search.arch='L2 H32 A2 I64 V1000'" in calls[1] and "teacher=t.ckpt" in calls[1]
     assert "teacher=t.ckpt" in calls[2] and not any(o.startswith("search.arch") for o in calls[2])
     assert result["student_fp32"]["accuracy"] == pytest.approx(0.65) and result["student_fp32"]["accuracy_se"] == pytest.approx(0.05)
     assert result["accuracy_drop"] == pytest.approx(0.15) and result["minutes"] == pytest.approx(2.0)
     assert result["pareto_pick"]["accuracy"] == pytest.approx(0.65) and result["pareto_pick"]["front_size"] == 4
+    # the floor sits in the task's yardstick block; without a frozen reference it is no yardstick
+    assert (result["metric"], result["floor_name"], result["floor"]) == ("acc", "majority_accuracy", 0.1)
+    assert result["frozen"] is None and result["best_arm"] == "teacher" and result["yardstick"] is False
