@@ -104,3 +104,8 @@ def test_every_run_reports_its_lexical_floor_and_the_frozen_model(task, tmp_path
 def test_frozen_reference_can_be_switched_off(tmp_path, code_tree, capsys):
     metrics = train(tmp_path, code_tree, "task=defect", "frozen_reference=false")
     assert "test/frozen" not in metrics and "frozen    " not in capsys.readouterr().out
+
+
+def test_a_callback_or_logger_set_to_null_is_switched_off(tmp_path, code_tree):
+    metrics = train(tmp_path, code_tree, "task=defect", "callbacks.progress_bar=null", "logger=csv", "logger.csv=null")
+    assert "test/acc" in metrics and not (tmp_path / "csv").exists()

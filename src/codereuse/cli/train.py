@@ -49,8 +49,9 @@ def run(cfg: DictConfig) -> dict:
     datamodule = build_datamodule(cfg, data, module.tokenizer, module)
     if data.family in ("classification", "pair"):  # test row i is record i of the evaluated subset
         module.test_kinds = record_kinds(_test_subset(cfg, data))
-    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values()]
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    # an entry set to null (callbacks.progress_bar=null) is switched off
+    loggers = [instantiate(c) for c in (cfg.get("logger") or {}).values() if c is not None]
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
     if cfg.get("analysis") is not None:  # analysis=layers: Telly's probes / drift around fit
         callbacks.append(instantiate(cfg.analysis))
     callbacks.append(StopOnSigterm())
