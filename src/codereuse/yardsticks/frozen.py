@@ -4,7 +4,7 @@ Classification and pair tasks get a linear probe: logistic regression on the bac
 frozen pooled features (pairs as ``[u, v, |u - v|, u * v]``, the pair head's input), fitted on a
 seeded subset of the training split, its regularisation chosen on the validation split (it moves
 the LeetCode clone probe from 0.79 to 0.84 validation accuracy), the test split scored once. Retrieval gets zero-shot cosine similarity between frozen query
-and code embeddings, ranked as the lexical floors rank (pools of ``RETRIEVAL_POOL``). Seq2seq has
+and code embeddings, ranked as the lexical floors rank (pools of ``card.RETRIEVAL_POOL``). Seq2seq has
 no reference: an untrained decoder generates nothing worth scoring.
 
 Features are cached on disk per (weights, pooling, length, texts), so a benchmark that runs the same
@@ -23,8 +23,7 @@ import numpy as np
 import torch
 
 from codereuse.data.cache import default_cache_dir
-from codereuse.data.card import RETRIEVAL_POOL
-from codereuse.metrics.retrieval import reciprocal_ranks
+from codereuse.data.card import pooled_reciprocal_ranks
 from codereuse.yardsticks.verdict import standard_error
 
 # Enough examples for a linear probe on a few hundred dimensions, few enough to encode in minutes.
@@ -102,11 +101,16 @@ def frozen_reference(encoder, family: str, train_records: list[dict], test_recor
 
 
 def _zero_shot(encoder, records: list[dict], max_length: int, max_query_length: int) -> FrozenReference:
-    queries = _normalised(encoder([r["query"] for r in records], max_query_length))
-    codes = _normalised(encoder([r["code"] for r in records], max_length))
-    ranks = [reciprocal_ranks(torch.from_numpy(queries[s:s + RETRIEVAL_POOL] @ codes[s:s + RETRIEVAL_POOL].T))
-             for s in range(0, len(records), RETRIEVAL_POOL)]
-    return FrozenReference(NAMES["retrieval"], torch.cat(ranks).numpy() if ranks else np.zeros(0))
+    """Cosine of frozen query and code embeddings, ranked in the lexical floors' pools."""
+    embedded = {}
+    for field, length in (("query", max_query_length), ("code", max_length)):
+        texts = [r[field] for r in records]
+        embedded[field] = dict(zip(texts, _normalised(encoder(texts, length))))
+
+    def similarity(queries: list[str], codes: list[str]) -> np.ndarray:
+        return np.stack([embedded["query"][q] for q in queries]) @ np.stack([embedded["code"][c] for c in codes]).T
+
+    return FrozenReference(NAMES["retrieval"], pooled_reciprocal_ranks(records, similarity))
 
 
 def _features(encoder, records: list[dict], family: str, max_length: int) -> np.ndarray:
