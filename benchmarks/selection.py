@@ -36,6 +36,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from codereuse.cli.select import brute_force_overrides
 from codereuse.selection.brute_force import budget_key, results_dir
 from codereuse.selection.probe import FIELDS
 from common import add_tasks_option, task_family, unsupported
@@ -77,7 +78,7 @@ def brute_force_records(task: str, extra: list[str]) -> dict[str, dict]:
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("select", overrides=[f"task={task}", *extra])
     options = OmegaConf.to_container(cfg.task.options, resolve=True) or {}
-    key = budget_key(cfg.task.name, cfg.data.seed, cfg.seed, list(cfg.brute_force.overrides), options)
+    key = budget_key(cfg.task.name, cfg.data.seed, cfg.seed, brute_force_overrides(cfg), options)
     entries = (json.loads(path.read_text()) for path in sorted(results_dir().glob(f"*-{key}.json")))
     return {entry["candidate"]: entry.get("test_metrics", {}) for entry in entries}
 
@@ -102,25 +103,22 @@ def goal_check(tasks: dict) -> dict:
     return verdict
 
 
-def brute_force_budget(epochs: int | None, train: int | None, data_dir: str | None = None) -> list[str]:
-    """conf/select.yaml's brute-force overrides with its epochs / training examples replaced and a
-    published-data directory added, as one Hydra override (empty when none is given: the config's
-    own budget)."""
-    if epochs is None and train is None and data_dir is None:
+def brute_force_budget(epochs: int | None, train: int | None) -> list[str]:
+    """conf/select.yaml's brute-force overrides with its epochs / training examples replaced, as one
+    Hydra override (empty when neither is given: the config's own budget)."""
+    if epochs is None and train is None:
         return []
     items = yaml.safe_load((ROOT / "conf" / "select.yaml").read_text())["brute_force"]["overrides"]
     new = {"trainer.max_epochs": epochs, "task.max_train_examples": train}
     items = [f"{key}={new[key]}" if new.get(key := item.split("=", 1)[0]) is not None else item for item in items]
-    items += [f"data.dir={data_dir}"] if data_dir else []
     return ["brute_force.overrides=[" + ",".join(f"'{item}'" for item in items) + "]"]
 
 
 def task_overrides(task: str, epochs: int | None, train: int | None) -> list[str]:
     """select.py overrides for ``task``: the brute-force budget, and a preset's own data directory
-    (``data_dir``, relative to the project root) for the probe sample and every brute-force run."""
+    (``data_dir``, relative to the project root; select.py passes it on to every brute-force run)."""
     data_dir = yaml.safe_load((ROOT / "conf" / "task" / f"{task}.yaml").read_text()).get("data_dir")
-    data_dir = str((ROOT / data_dir).resolve()) if data_dir else None
-    return [*brute_force_budget(epochs, train, data_dir), *([f"data.dir={data_dir}"] if data_dir else [])]
+    return [*brute_force_budget(epochs, train), *([f"data.dir={(ROOT / data_dir).resolve()}"] if data_dir else [])]
 
 
 def main(argv: list[str] | None = None) -> dict:

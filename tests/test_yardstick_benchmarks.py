@@ -183,7 +183,14 @@ def test_selection_reads_the_brute_force_records_select_py_wrote(monkeypatch, tm
 
 
 def test_selection_passes_a_presets_data_to_select_and_to_brute_force():
+    from hydra import compose, initialize_config_dir
+
+    from codereuse.cli.select import brute_force_overrides
+
     extra = selection.task_overrides("clone_leetcode", None, None)
     data_dir = str((ROOT.parent / "shared" / "data" / "leetcode-clones").resolve())
-    assert extra[-1] == f"data.dir={data_dir}" and f"'data.dir={data_dir}'" in extra[0]
+    assert extra == [f"data.dir={data_dir}"]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("select", overrides=["task=clone_leetcode"])  # the preset alone reaches brute force too
+    assert brute_force_overrides(cfg)[-1] == f"data.dir={data_dir}"
     assert selection.task_overrides("classify", None, None) == []

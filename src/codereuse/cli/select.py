@@ -87,10 +87,19 @@ def ground_truth_metric(chosen: str | None, family: str, monitor: str) -> str:
     return "acc" if family == "pair" else monitor.split("/", 1)[1]
 
 
+def brute_force_overrides(cfg) -> list[str]:
+    """The train.py overrides of every brute-force run (part of their cache key): the configured
+    budget, plus the published files (``data.dir``) the candidates are trained on."""
+    budget = list(cfg.brute_force.overrides)
+    if cfg.data.dir:
+        budget.append(f"data.dir={Path(cfg.data.dir).expanduser().resolve()}")
+    return budget
+
+
 def _ground_truth(cfg, candidates, weights, task, options, output_dir, metric) -> tuple[dict[str, float], float]:
     """Every candidate's fine-tuned score at the brute-force budget: cached, else trained in this
     process (``brute_force.launch=inline``) or as one ``train.py -m`` sweep (``multirun``)."""
-    budget = list(cfg.brute_force.overrides)
+    budget = brute_force_overrides(cfg)
     common = {"task": task, "data_seed": cfg.data.seed, "seed": cfg.seed, "overrides": budget, "options": options}
     launch = cfg.brute_force.launch
     if launch not in ("inline", "multirun"):
