@@ -21,12 +21,12 @@ def check_run_config(cfg: DictConfig) -> None:
         _check_int("task.num_beams", cfg.task.num_beams, minimum=1)
     _check_length(cfg.trainer)
     check_cache_dir(cfg.data.get("cache_dir"))
-    check_data_dir(cfg.data.get("dir"))
     if cfg.model.get("path"):
         model_dir = Path(cfg.model.path).expanduser()
         if not (model_dir / "config.json").is_file():
             raise BackboneError(f"model.path: {model_dir} is not a Hugging Face model directory (no config.json)")
         check_weights(model_dir)
+    check_data_dir(cfg.data.get("dir"))
 
 
 def _check_int(key: str, value: object, minimum: int | None = None) -> None:
