@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 from omegaconf import open_dict
 
+from codereuse.cli.report import REFERENCE_METRIC
 from codereuse.cli.train import run
 from codereuse.data.registry import TASK_FAMILIES
 from codereuse.errors import ConfigError
@@ -216,8 +217,6 @@ def time_to_reference(results: dict[str, dict], reference: str) -> dict[str, flo
 
 # --- yardsticks ----------------------------------------------------------------------------------
 REFERENCES = ("floor", "floor_name", "floor_se", "frozen", "frozen_name", "frozen_se")
-# a lexical floor's name ends in the metric it sits beside (bow_logreg_accuracy, tfidf_mrr, copy_bleu)
-FLOOR_SUFFIX_METRIC = {"accuracy": "acc", "mrr": "mrr", "bleu": "bleu"}
 FAMILY_METRIC = {"classification": "acc", "pair": "acc", "retrieval": "mrr", "seq2seq": "bleu"}
 
 
@@ -225,7 +224,8 @@ def headline_metric(metrics: dict) -> str | None:
     """The test metric a task is judged by (``acc``, ``mrr``, ``bleu``): the one its lexical floor
     sits beside, else its family's (from the run's ``task``); None when neither is known."""
     suffix = str(metrics.get("test/floor_name") or "").rsplit("_", 1)[-1]
-    return FLOOR_SUFFIX_METRIC.get(suffix) or FAMILY_METRIC.get(TASK_FAMILIES.get(metrics.get("task")))
+    by_floor = REFERENCE_METRIC.get(suffix, "").removeprefix("test/")
+    return by_floor or FAMILY_METRIC.get(TASK_FAMILIES.get(metrics.get("task")))
 
 
 def references(metrics: dict) -> dict:

@@ -27,14 +27,14 @@ def json_value(value):
 
 
 # which test metric a reference (lexical floor, frozen model) is read against, by its name's suffix
-_REFERENCE_METRIC = {"accuracy": "test/acc", "bleu": "test/bleu", "mrr": "test/mrr"}
+REFERENCE_METRIC = {"accuracy": "test/acc", "bleu": "test/bleu", "mrr": "test/mrr"}
 _REFERENCES = ("floor", "frozen")
 
 
 def headline_metric(metrics: dict) -> str | None:
     """The test metric the references sit beside (``test/acc``, ``test/mrr``, ``test/bleu``)."""
     name = metrics.get("test/floor_name") or metrics.get("test/frozen_name")
-    metric = _REFERENCE_METRIC.get(str(name).rsplit("_", 1)[-1]) if name else None
+    metric = REFERENCE_METRIC.get(str(name).rsplit("_", 1)[-1]) if name else None
     return metric if metric in metrics else None
 
 
