@@ -10,8 +10,8 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="compress")
 def main(cfg: DictConfig) -> None:
-    from codereuse.cli.compress import run
-    from codereuse.cli.errors import one_line_errors
+    from codereuse.compression.pipeline import run
+    from codereuse.errors import one_line_errors
 
     with one_line_errors():
         run(cfg)

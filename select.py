@@ -33,8 +33,8 @@ else:
 
     @hydra.main(version_base="1.3", config_path="conf", config_name="select")
     def main(cfg) -> None:
-        from codereuse.cli.errors import one_line_errors
-        from codereuse.cli.select import run
+        from codereuse.errors import one_line_errors
+        from codereuse.selection.pipeline import run
 
         with one_line_errors():
             run(cfg)

@@ -10,8 +10,8 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    from codereuse.cli.errors import one_line_errors
-    from codereuse.cli.train import run
+    from codereuse.errors import one_line_errors
+    from codereuse.training.run import run
     from codereuse.sweep import objective
 
     with one_line_errors():

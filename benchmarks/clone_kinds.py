@@ -20,8 +20,8 @@ from sklearn.linear_model import LogisticRegression
 
 from common import compose_train
 
-from codereuse.analysis.features import layer_features
-from codereuse.data.card import floors
+from codereuse.models.features import layer_features
+from codereuse.evaluation.floors import floors
 from codereuse.data.datamodule import subsample
 from codereuse.data.registry import load_task
 from codereuse.methods.heads import pair_features

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import open_dict
 
-from codereuse.cli.train import build_datamodule, build_module
+from codereuse.training.run import build_datamodule, build_module
 from codereuse.data.registry import TASK_FAMILIES, load_task
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

@@ -5,11 +5,11 @@ grid on the validation monitor (``tune``, recorded in ``benchmarks/tuned/<benchm
 measured run (``run_arms``) repeats every arm over several training seeds, interleaving the arms
 within each seed so machine noise hits all of them; scores are means with standard errors, beside
 the task's lexical floor and the frozen model's score; and ``seconds_to`` turns each run's validation history into time to
-accuracy. Every run goes through ``codereuse.cli.train.run``, the same code as ``train.py``.
+accuracy. Every run goes through ``codereuse.training.run.run``, the same code as ``train.py``.
 
 Results count on yardstick tasks only (``yardstick``): where the frozen pre-trained model beats the
 lexical floor and the best trained arm beats the frozen model, each by more than two standard errors
-(``codereuse.yardsticks.verdict``). Elsewhere a benchmark reports the task but checks no goal on it.
+(``codereuse.evaluation.verdict``). Elsewhere a benchmark reports the task but checks no goal on it.
 """
 from __future__ import annotations
 
@@ -23,11 +23,11 @@ from pathlib import Path
 import yaml
 from omegaconf import open_dict
 
-from codereuse.cli.report import REFERENCE_METRIC
-from codereuse.cli.train import run
+from codereuse.training.report import REFERENCE_METRIC
+from codereuse.training.run import run
 from codereuse.data.registry import TASK_FAMILIES
 from codereuse.errors import ConfigError
-from codereuse.yardsticks.verdict import Z, is_yardstick
+from codereuse.evaluation.verdict import Z, is_yardstick
 from common import compose_train
 
 TUNED_DIR = Path(__file__).resolve().parent / "tuned"
@@ -75,7 +75,7 @@ def train_once(overrides: list[str]) -> dict:
     evaluated test records, ``test/floor``), plus the validation history."""
     cfg = compose_train(overrides)
     history_path = Path(cfg.paths.output_dir) / "history.json"
-    history = {"_target_": "codereuse.cli.history.ValidationHistory", "path": str(history_path), "monitor": cfg.task.monitor}
+    history = {"_target_": "codereuse.training.history.ValidationHistory", "path": str(history_path), "monitor": cfg.task.monitor}
     with open_dict(cfg):
         if cfg.get("callbacks") is None:
             cfg.callbacks = {}

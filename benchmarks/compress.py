@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import add_tasks_option, unsupported  # noqa: E402
 from compare import mean_se, references, rounded, task_yardstick  # noqa: E402
 
-from codereuse.cli.compress import run  # noqa: E402
+from codereuse.compression.pipeline import run  # noqa: E402
 from codereuse.compression.teacher import DISTILLABLE  # noqa: E402
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

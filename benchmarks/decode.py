@@ -3,7 +3,7 @@
     python benchmarks/decode.py [--examples 32] [--repeats 2] [overrides ...]
 
 "before" is the previous greedy decoder (whole prefix and all positions' vocabulary logits
-recomputed every step, ``heads.greedy_recompute``); "after" is ``FreshDecoder.generate`` (one
+recomputed every step, :func:`greedy_recompute` below); "after" is ``FreshDecoder.generate`` (one
 position per step, key/value cache). Both decode the same MiniLM summarize test examples from the
 same encoder states, alternately, in this process; the decoder is untrained (seeded), so sequences
 run to ``task.max_target_length``, the worst case. Prints one JSON line.
@@ -16,9 +16,25 @@ import time
 
 import torch
 
-from codereuse.methods.heads import greedy_recompute
 from codereuse.methods.task_model import _bos, _eos, _widen
 from common import build, compose_train
+
+
+@torch.no_grad()
+def greedy_recompute(decoder, memory, memory_mask, bos: int, eos: int, max_new_tokens: int) -> torch.Tensor:
+    """Greedy decoding as it was before the cache: the whole prefix and every position's vocabulary
+    logits recomputed at each step. Kept as the reference the cached path is tested and timed against."""
+    batch = memory.shape[0]
+    tokens = torch.full((batch, 1), bos, dtype=torch.long, device=memory.device)
+    done = torch.zeros(batch, dtype=torch.bool, device=memory.device)
+    for _ in range(min(max_new_tokens, decoder.positions.num_embeddings - 1)):
+        next_token = decoder(tokens, memory, memory_mask)[:, -1].argmax(dim=-1)
+        next_token = next_token.masked_fill(done, eos)
+        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+        done |= next_token == eos
+        if done.all():
+            break
+    return tokens[:, 1:]
 
 
 def main() -> None:

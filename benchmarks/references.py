@@ -17,10 +17,10 @@ import json
 import time
 from pathlib import Path
 
-from codereuse.cli.train import frozen_reference_of
-from codereuse.data.card import floor_scores
+from codereuse.training.run import frozen_reference_of
+from codereuse.evaluation.floors import floor_scores
 from codereuse.data.registry import load_task
-from codereuse.yardsticks.verdict import beats, standard_error
+from codereuse.evaluation.verdict import beats, standard_error
 from common import compose_train, task_names
 from compare import rounded
 

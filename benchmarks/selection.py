@@ -36,7 +36,7 @@ import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from codereuse.cli.select import brute_force_overrides
+from codereuse.selection.pipeline import brute_force_overrides
 from codereuse.selection.brute_force import budget_key, results_dir
 from codereuse.selection.probe import FIELDS
 from common import add_tasks_option, task_family, unsupported

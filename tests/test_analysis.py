@@ -19,7 +19,7 @@ from codereuse.analysis.__main__ import main
 from codereuse.analysis.callback import LayerAnalysisCallback
 from codereuse.analysis.config import ProbeConfig
 from codereuse.analysis.drift import drift_table, function_features, linear_cka, rsa, suggest_freeze
-from codereuse.analysis.features import LayerFeatures, check_layers, encode, pretrained_backbone, trained_backbone
+from codereuse.models.features import LayerFeatures, check_layers, encode, pretrained_backbone, trained_backbone
 from codereuse.analysis.probe_data import (
     CloneRetrieval,
     _token_labels,
@@ -42,7 +42,7 @@ from codereuse.analysis.probes import (
     retrieval_map,
 )
 from codereuse.analysis.provenance import checkpoint_train_config, heldout_config
-from codereuse.cli.train import build_datamodule, build_module
+from codereuse.training.run import build_datamodule, build_module
 from codereuse.data.registry import load_task
 from codereuse.data.types import DataError
 from codereuse.errors import ConfigError
@@ -207,7 +207,7 @@ def test_probe_cli_writes_table_files_and_ends_with_json(tmp_path, code_tree, ca
 
 # --- the semantic probe on a published clone pair set (clones=DIR) -------------------------------
 def function_features_of(backbone, codes, **extract) -> np.ndarray:
-    from codereuse.analysis.features import layer_features
+    from codereuse.models.features import layer_features
 
     return layer_features(backbone, codes, **extract).pooled
 

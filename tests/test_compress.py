@@ -11,14 +11,14 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from codereuse.cli.compress import run as compress_run
-from codereuse.cli.compress import write_init
+from codereuse.compression.pipeline import run as compress_run
+from codereuse.compression.pipeline import write_init
 from codereuse.compression import student as student_lib
 from codereuse.compression.space import Architecture
 from codereuse.compression.teacher import load_teacher
 from codereuse.compression.tokenizer import train_bpe
 from codereuse.errors import ConfigError
-from codereuse.methods.distill import DistillationModule, distillation_loss
+from codereuse.compression.distill import DistillationModule, distillation_loss
 from conftest import ROOT, STDLIB, compose_train, run_env
 
 CODE = [p.read_text() for p in sorted((STDLIB / "json").glob("*.py"))]
@@ -154,7 +154,7 @@ def test_teacher_targets_are_the_logits_and_the_classifier_input_of_one_cached_p
 
 
 def test_feature_distillation_adds_a_projected_mse_on_standardised_teacher_features(student):
-    from codereuse.methods.distill import standardise
+    from codereuse.compression.distill import standardise
 
     root, _ = student
     spec = {"name": "student", "source": "config", "path": str(root / "init"), "max_length": 96, "pooling": "cls"}
@@ -218,7 +218,7 @@ def test_default_teacher_is_trained_then_reused_and_the_student_fits_the_budget(
 def test_harvested_code_that_copies_held_out_code_is_left_out_of_distillation():
     from types import SimpleNamespace
 
-    from codereuse.cli.compress import without_held_out
+    from codereuse.compression.pipeline import without_held_out
 
     test_code = "def area(w, h):\n    return w * h + 1"
     data = SimpleNamespace(splits={"valid": [{"code": "def f():\n    pass"}], "test": [{"code": test_code}]})
@@ -230,7 +230,7 @@ def test_harvested_code_that_copies_held_out_code_is_left_out_of_distillation():
 def test_task_source_adds_the_sources_other_functions_from_files_without_held_out_inputs(tmp_path, code_tree):
     from types import SimpleNamespace
 
-    from codereuse.cli.compress import rest_of_task_source
+    from codereuse.compression.pipeline import rest_of_task_source
     from codereuse.data.registry import load_task, source_functions
     from codereuse.data.tasks import code_only
 
@@ -260,7 +260,7 @@ def test_every_distillation_seed_reads_the_same_extra_code(tmp_path, code_tree):
     import shutil
     from types import SimpleNamespace
 
-    from codereuse.cli.compress import load_data, unlabelled_sources
+    from codereuse.compression.pipeline import load_data, unlabelled_sources
     from codereuse.data.registry import load_task
 
     extra = tmp_path / "extra"  # packages the task (code_tree) does not hold

@@ -82,7 +82,7 @@ def test_clone_leetcode_preset_reads_the_shared_copy(tmp_path):
 
 
 def test_a_missing_published_copy_fails_in_one_line(tmp_path, monkeypatch):
-    from codereuse.cli.preflight import check_run_config
+    from codereuse.training.preflight import check_run_config
     from codereuse.errors import ConfigError
 
     monkeypatch.chdir(tmp_path)  # ../shared/data/leetcode-clones does not exist from here

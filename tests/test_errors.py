@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from hydra.core.global_hydra import GlobalHydra
 
-from codereuse.data.card import format_card
+from codereuse.evaluation.card import format_card
 from codereuse.data.readers import read_task
 from codereuse.models import load_backbone
 from conftest import ROOT

@@ -6,8 +6,9 @@ import random
 
 import pytest
 
-from codereuse.data.card import floor, floors, format_card
-from codereuse.data.pair_floors import best_threshold
+from codereuse.evaluation.card import format_card
+from codereuse.evaluation.floors import floor, floors
+from codereuse.evaluation.pair_floors import best_threshold
 from codereuse.data.types import TaskData
 
 WORDS = [f"word{i}" for i in range(400)]

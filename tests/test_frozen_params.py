@@ -7,7 +7,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from codereuse.cli.train import build_datamodule, build_module
+from codereuse.training.run import build_datamodule, build_module
 from codereuse.data.registry import load_task
 from conftest import CONF, compose_train, fast_overrides
 

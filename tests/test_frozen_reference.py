@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from codereuse.yardsticks import frozen
-from codereuse.yardsticks.frozen import Encoder, frozen_reference
+from codereuse.evaluation import frozen
+from codereuse.evaluation.frozen import Encoder, frozen_reference
 
 LENGTHS = {"max_length": 64, "max_query_length": 16}
 
@@ -106,7 +106,7 @@ def test_encoder_caches_features_on_disk(tmp_path, monkeypatch):
     texts = ["def f(x): return x + 1", "def g(): pass"]
     first = encoder(texts, 32)
     assert first.shape == (2, 32) and len(list((tmp_path / "frozen").glob("*.npy"))) == 1
-    import codereuse.analysis.features as features
+    import codereuse.models.features as features
 
     monkeypatch.setattr(features, "layer_features", lambda *a, **k: pytest.fail("recomputed a cached entry"))
     np.testing.assert_array_equal(encoder(texts, 32), first)

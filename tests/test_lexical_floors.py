@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from codereuse.data import card, lexical_floors
-from codereuse.data.card import floor, floor_predictions, floor_scores, floor_se, floors, pooled_reciprocal_ranks
+from codereuse.evaluation import floors as card, lexical_floors
+from codereuse.evaluation.floors import floor, floor_predictions, floor_scores, floor_se, floors, pooled_reciprocal_ranks
 from codereuse.data.types import TaskData
 from codereuse.metrics.retrieval import mean_reciprocal_rank
-from codereuse.yardsticks.verdict import standard_error
+from codereuse.evaluation.verdict import standard_error
 
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from codereuse.cli.train import run
+from codereuse.training.run import run
 from codereuse.data.datamodule import CodeDataModule
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from codereuse.data.card import format_card
+from codereuse.evaluation.card import format_card
 from codereuse.data.readers import CODEXGLUE_TRANS_URL, read_task
 from codereuse.data.types import REQUIRED_FIELDS, SPLITS, DataError
 from conftest import shared_data

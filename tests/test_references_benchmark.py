@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from codereuse.data.card import floors
+from codereuse.evaluation.floors import floors
 from codereuse.data.registry import load_task
 from conftest import ROOT
 

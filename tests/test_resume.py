@@ -5,7 +5,7 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from codereuse.cli.train import run
+from codereuse.training.run import run
 from codereuse.methods.base import dropout_seed
 from conftest import compose_train, fast_overrides
 

@@ -88,7 +88,7 @@ def test_last_token_pooling_ignores_the_tokenizers_padding_side(tmp_path):
     spec = {"name": "tiny_gpt", "family": "decoder", "source": "tiny", "max_length": 64, "pooling": "last",
             "tiny": {"arch": "gpt2", "hidden": 32, "layers": 2, "heads": 2}}
     backbone = load_backbone(spec)
-    from codereuse.analysis.features import layer_features
+    from codereuse.models.features import layer_features
 
     texts = ["a", "a much longer input text"]
     alone = [layer_features(backbone, [t], layers=[2], max_length=64, pooling="last", progress=False).pooled[0, 0]
@@ -119,7 +119,7 @@ def compose_select(overrides: list[str], output_dir):
 
 
 def test_ground_truth_ranks_pair_tasks_by_accuracy_unless_told():
-    from codereuse.cli.select import ground_truth_metric
+    from codereuse.selection.pipeline import ground_truth_metric
 
     assert ground_truth_metric(None, "pair", "val/f1") == "acc"  # F1 rewards calling every pair a clone
     assert ground_truth_metric(None, "classification", "val/f1") == "f1"
@@ -138,7 +138,7 @@ def test_a_ground_truth_metric_the_runs_do_not_report_is_one_clear_error(tmp_pat
 
 
 def test_select_end_to_end_with_evaluation(tmp_path, code_tree, capsys):
-    from codereuse.cli.select import run
+    from codereuse.selection.pipeline import run
 
     budget = json.dumps(["freeze=top1", "trainer.max_steps=2", "trainer.max_epochs=1", "task.max_train_examples=16",
                          "task.max_eval_examples=16", "task.batch_size=8", "task.max_length=32",

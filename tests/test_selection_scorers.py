@@ -7,7 +7,7 @@ from scipy.stats import multivariate_normal
 
 from sklearn.covariance import LedoitWolf
 
-from codereuse.selection.metrics import (GBC, NLEEP, PARC, HScore, LogME, ShrinkageHScore, TransRate,
+from codereuse.selection.scorers import (GBC, NLEEP, PARC, HScore, LogME, ShrinkageHScore, TransRate,
                                          ledoit_wolf_shrinkage, logme_evidence, logme_fit)
 from codereuse.selection.proxies import KNN, LogisticProbe, MLPProxy, knn_leave_one_out
 

@@ -12,7 +12,7 @@ import pytest
 
 from codereuse.data import registry
 from codereuse.data.__main__ import main as data_main
-from codereuse.data.card import format_card
+from codereuse.evaluation.card import format_card
 from codereuse.data.registry import load_task
 from codereuse.data.split import (FRACTIONS, assign_files, deduplicate, file_units, recording, size_warning,
                                   split_functions, undersized)
@@ -181,12 +181,12 @@ def loads(monkeypatch):
         calls.append((kwargs["seed"], load_task(*args, **kwargs)))
         raise Loaded
 
-    monkeypatch.setattr("codereuse.cli.train.load_task", recording_load_task)
+    monkeypatch.setattr("codereuse.training.run.load_task", recording_load_task)
     return calls
 
 
 def _train_data(overrides: list[str], out: Path, source: Path) -> None:
-    from codereuse.cli.train import run
+    from codereuse.training.run import run
 
     with pytest.raises(Loaded):
         run(compose_train(fast_overrides(*overrides), out, source))

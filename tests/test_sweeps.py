@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from codereuse.cli.summary import main as summary_main
-from codereuse.cli.tracking import group_for
+from codereuse.training.tracking import group_for
 from conftest import CONF, ROOT, compose_train, run_env
 
 TINY = ["model=tiny", "logger=none", "trainer.max_steps=2", "trainer.limit_val_batches=1", "trainer.limit_test_batches=1",
@@ -27,8 +27,8 @@ def python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
 
 
 def summary(sweep_dir: Path, *args: str) -> dict:
-    """``python -m codereuse.sweep``: the last line of its output is one JSON object."""
-    result = python("-m", "codereuse.sweep", str(sweep_dir), *args)
+    """``python -m codereuse.cli.summary``: the last line of its output is one JSON object."""
+    result = python("-m", "codereuse.cli.summary", str(sweep_dir), *args)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from codereuse.data import harvest
-from codereuse.data.card import floors
+from codereuse.evaluation.floors import floors
 from codereuse.data.mutate import MUTATION_KINDS
 from codereuse.data.normalize import first_sentence, near_duplicate_key
 from codereuse.data.registry import EMBEDDED_TASKS, TASK_FAMILIES, TASKS, load_task

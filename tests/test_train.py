@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from codereuse.cli.train import run
-from codereuse.data.card import floors
+from codereuse.training.run import run
+from codereuse.evaluation.floors import floors
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
 from conftest import CONF, compose_train, fast_overrides, shared_data

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
-from codereuse.cli.train import run
+from codereuse.training.run import run
 from codereuse.data.collate import Collator, encode_records
 from codereuse.errors import ConfigError
 from codereuse.methods.transducer.adapter import Transducer, covered_token_means, covering_nodes

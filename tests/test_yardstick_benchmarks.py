@@ -185,7 +185,7 @@ def test_selection_reads_the_brute_force_records_select_py_wrote(monkeypatch, tm
 def test_selection_passes_a_presets_data_to_select_and_to_brute_force():
     from hydra import compose, initialize_config_dir
 
-    from codereuse.cli.select import brute_force_overrides
+    from codereuse.selection.pipeline import brute_force_overrides
 
     extra = selection.task_overrides("clone_leetcode", None, None)
     data_dir = str((ROOT.parent / "shared" / "data" / "leetcode-clones").resolve())

@@ -1,9 +1,9 @@
-"""Sweeps: the value Hydra sweepers optimise, and ``python -m codereuse.sweep <sweep dir>``.
+"""Sweeps: the value Hydra sweepers optimise and the pruning callback of Optuna searches.
 
     python train.py -m model=tiny task=defect,clone strategy=finetune,lora freeze=none,top2
-    python -m codereuse.sweep multirun/<date>/<time>     # summary.csv + summary.md (+ summary.png), one JSON line
+    python -m codereuse.cli.summary multirun/<date>/<time>   # summary.csv + summary.md (+ summary.png), one JSON line
 
-See ``codereuse.cli.summary`` for the table and ``conf/hparams_search/`` for Optuna searches.
+``conf/hparams_search/`` holds the Optuna searches.
 """
 from __future__ import annotations
 
@@ -84,8 +84,3 @@ def _current_trial():
     trial_id = storage.get_trial_id_from_study_id_trial_number(storage.get_study_id_from_name(study.study_name), sweeper.trial)
     return optuna.trial.Trial(study, trial_id)
 
-
-if __name__ == "__main__":
-    from codereuse.cli.summary import main
-
-    raise SystemExit(main())

@@ -30,8 +30,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from codereuse.analysis.config import ProbeConfig, check_drift_options
-from codereuse.cli.errors import one_line_errors
-from codereuse.errors import ConfigError
+from codereuse.errors import ConfigError, first_line, one_line_errors
 
 # Arguments are checked before torch and transformers are imported (inside the commands): a typo
 # is answered in a fraction of a second instead of after the ~10 s those imports take.
@@ -40,7 +39,7 @@ COMMAND_KEYS = {"probe": {"model", "ckpt", "layers", "out"}, "drift": {"ckpt", "
 
 
 def probe(options: dict, config: ProbeConfig):
-    from codereuse.analysis.features import check_layers, depth, trained_backbone
+    from codereuse.models.features import check_layers, depth, trained_backbone
     from codereuse.analysis.probe_data import build_probe_set
     from codereuse.analysis.probes import probe_layers
     from codereuse.models import load_backbone
@@ -59,7 +58,7 @@ def probe(options: dict, config: ProbeConfig):
 
 def drift(options: dict, config: ProbeConfig):
     from codereuse.analysis.drift import drift_table, function_features
-    from codereuse.analysis.features import pretrained_backbone, trained_backbone
+    from codereuse.models.features import pretrained_backbone, trained_backbone
     from codereuse.analysis.probe_data import clone_task, heldout_functions
 
     module = load_module(options["ckpt"])
@@ -107,7 +106,7 @@ def load_module(path: str):
     try:  # read only the hyperparameters: mmap leaves the weights on disk
         hparams = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters") or {}
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
-        raise ConfigError("ckpt", path, hint=f"not a readable Lightning checkpoint: {str(error).splitlines()[0]}") from None
+        raise ConfigError("ckpt", path, hint=f"not a readable Lightning checkpoint: {first_line(error)}") from None
     if "backbone" not in hparams:
         raise ConfigError("ckpt", path, hint="not a codereuse train.py checkpoint (no backbone hyperparameters)")
     module_class = PeftModule if "adapter" in hparams else FineTuneModule

@@ -16,7 +16,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from codereuse.analysis.config import ProbeConfig, check_drift_options
 from codereuse.analysis.drift import drift_table, function_features
-from codereuse.analysis.features import check_layers, depth, pretrained_backbone, trained_backbone
+from codereuse.models.features import check_layers, depth, pretrained_backbone, trained_backbone
 from codereuse.analysis.probe_data import build_probe_set, clone_task, heldout_functions
 from codereuse.analysis.probes import probe_layers
 from codereuse.analysis.table import LayerTable

@@ -14,7 +14,7 @@ import numpy as np
 from scipy.stats import pearsonr, spearmanr
 
 from codereuse.analysis.config import RSA_METHODS, ProbeConfig, check_drift_options
-from codereuse.analysis.features import LayerFeatures, depth, layer_features
+from codereuse.models.features import LayerFeatures, depth, layer_features
 from codereuse.analysis.table import LayerTable
 from codereuse.errors import ConfigError
 from codereuse.models import Backbone

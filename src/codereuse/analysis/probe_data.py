@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from codereuse.analysis.config import REWRITE_PAIRS, ProbeConfig
-from codereuse.analysis.features import encode
+from codereuse.models.features import encode
 from codereuse.data.registry import load_task
 from codereuse.data.types import DataError, TaskData
 

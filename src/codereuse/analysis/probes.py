@@ -15,7 +15,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from tqdm.auto import tqdm
 
 from codereuse.analysis.config import ProbeConfig
-from codereuse.analysis.features import layer_features
+from codereuse.models.features import layer_features
 from codereuse.analysis.probe_data import CloneRetrieval, ProbeSet
 from codereuse.analysis.table import LayerTable
 from codereuse.metrics import mean_reciprocal_rank
@@ -28,7 +28,7 @@ METRICS = {
     "structural": "complexity-class accuracy",
     "semantic": "clone retrieval MAP",
 }
-REFERENCES = {"semantic_bow": "clone retrieval MAP of TF-IDF bags of sub-words (codereuse.data.card.words), no model"}
+REFERENCES = {"semantic_bow": "clone retrieval MAP of TF-IDF bags of sub-words (codereuse.data.tokens.words), no model"}
 _CHUNK = 1024  # relevant (query, candidate) pairs ranked at once by mean_average_precision
 
 
@@ -138,11 +138,11 @@ def clone_map(queries: np.ndarray, candidates: np.ndarray | None, clones: CloneR
 
 def bag_of_words_map(clones: CloneRetrieval) -> float:
     """The lexical reference of the semantic probe: clone retrieval MAP with TF-IDF vectors of each
-    function's sub-words (:func:`codereuse.data.card.words`: identifier parts, keywords, numbers),
+    function's sub-words (:func:`codereuse.data.tokens.words`: identifier parts, keywords, numbers),
     IDF fitted on the retrieval set itself (no labels)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    from codereuse.data.card import words
+    from codereuse.data.tokens import words
 
     texts = clones.queries + (clones.candidates or [])
     vectors = TfidfVectorizer(analyzer=lambda text: sorted(words(text))).fit_transform(texts)

@@ -24,13 +24,13 @@ def conf_dir() -> Path:
     raise SystemExit(2)
 
 
-def _app(config_name: str, run_name: str):
+def _app(config_name: str, run_module: str):
     def run_app(cfg):
         import importlib
 
-        from codereuse.cli.errors import one_line_errors
+        from codereuse.errors import one_line_errors
 
-        run = importlib.import_module(f"codereuse.cli.{run_name}").run
+        run = importlib.import_module(run_module).run
         with one_line_errors():
             result = run(cfg)
         if config_name == "train":  # a sweep's objective, as train.py returns it
@@ -45,6 +45,6 @@ def _app(config_name: str, run_name: str):
     return main
 
 
-train = _app("train", "train")
-select = _app("select", "select")
-compress = _app("compress", "compress")
+train = _app("train", "codereuse.training.run")
+select = _app("select", "codereuse.selection.pipeline")
+compress = _app("compress", "codereuse.compression.pipeline")

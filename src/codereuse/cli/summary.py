@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(result["markdown"])
     if args.wandb:
-        from codereuse.cli.tracking import log_sweep_summary
+        from codereuse.training.tracking import log_sweep_summary
 
         result["paths"]["wandb"] = log_sweep_summary(args.sweep_dir, result["header"], result["cells"],
                                                      result["paths"].get("plot"), project=args.project)

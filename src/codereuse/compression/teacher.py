@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from codereuse.data.cache import Cache, cache_key
 from codereuse.data.collate import Collator, encode_records
-from codereuse.errors import ConfigError
+from codereuse.errors import ConfigError, first_line
 from codereuse.methods.heads import classifier_inputs
 from codereuse.models.fingerprint import weights_fingerprint
 
@@ -68,7 +68,7 @@ def load_teacher(path: str | Path) -> Teacher:
         checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         hparams, state = checkpoint["hyper_parameters"], checkpoint["state_dict"]
     except Exception as error:  # noqa: BLE001 - truncated, not a checkpoint, not ours: all one line
-        raise ConfigError("teacher", str(checkpoint_path), hint=f"not a readable codereuse checkpoint: {_first_line(error)}") from None
+        raise ConfigError("teacher", str(checkpoint_path), hint=f"not a readable codereuse checkpoint: {first_line(error)}") from None
     record = checkpoint.get("codereuse") or {}
     config = record.get("config") or _run_config(checkpoint_path)
     family = (hparams.get("task") or {}).get("family")
@@ -166,7 +166,3 @@ def _module_class(name: str | None, checkpoint_path: Path):
     except (ImportError, AttributeError):
         raise ConfigError("teacher", str(checkpoint_path), hint=f"written by {name}, which is not importable") from None
 
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

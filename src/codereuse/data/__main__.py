@@ -23,7 +23,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from tqdm.auto import tqdm
 
-from .card import format_card
+from codereuse.evaluation.card import format_card
 from .harvest import FILE_REASONS
 from .registry import BUILDERS, EMBEDDED_TASKS, TASKS, load_task, prepare
 from .types import DataError, TaskData

@@ -15,7 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codereuse.methods.heads import ClassificationHead, FreshDecoder, identity_projection, pair_features, pool
+from codereuse.methods.decoder import FreshDecoder
+from codereuse.methods.heads import ClassificationHead, identity_projection, pair_features
+from codereuse.models.pooling import pool
 from codereuse.models.spec import BackboneSpec
 
 RETRIEVAL_SCALE = 20.0  # inverse temperature of the in-batch softmax (sentence-transformers' default)

@@ -8,7 +8,7 @@ from pathlib import Path
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from codereuse.errors import BackboneError
+from codereuse.errors import BackboneError, first_line
 from codereuse.models.spec import BackboneSpec
 from codereuse.models.tiny import build_tiny
 
@@ -50,14 +50,14 @@ def _from_pretrained(location: str | Path, spec: BackboneSpec):
         model = AUTO_CLASSES[spec.family].from_pretrained(location, **kwargs)
     except OSError as error:
         if Path(str(location)).is_dir():
-            raise BackboneError(f"cannot load model {spec.name!r} from {location}: {_first_line(error)}") from None
+            raise BackboneError(f"cannot load model {spec.name!r} from {location}: {first_line(error)}") from None
         raise BackboneError(
             f"cannot load {location!r} (model={spec.name}): it is not in the local Hugging Face cache and "
             "the hub cannot be reached (HF_HUB_OFFLINE may be set). Download it where there is network "
             "(`hf download <id>`) and copy the cache (HF_HOME), or set model.path=<local HF directory>"
         ) from None
     except ValueError as error:  # e.g. an architecture this transformers version does not know
-        raise BackboneError(f"cannot load model {spec.name!r} from {location}: {_first_line(error)}") from None
+        raise BackboneError(f"cannot load model {spec.name!r} from {location}: {first_line(error)}") from None
     return model, tokenizer
 
 
@@ -68,7 +68,7 @@ def _from_config(location: Path, spec: BackboneSpec):
         tokenizer = AutoTokenizer.from_pretrained(location)
         model = AUTO_CLASSES[spec.family].from_config(config)
     except (OSError, ValueError) as error:
-        raise BackboneError(f"cannot build model {spec.name!r} from the config in {location}: {_first_line(error)}") from None
+        raise BackboneError(f"cannot build model {spec.name!r} from the config in {location}: {first_line(error)}") from None
     return model, tokenizer
 
 
@@ -98,7 +98,3 @@ def _local_dir(path: str | Path, what: str) -> Path:
         raise BackboneError(f"{what}: {path} is not a Hugging Face model directory (no config.json)")
     return path
 
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

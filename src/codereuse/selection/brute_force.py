@@ -46,7 +46,7 @@ def fine_tune(name: str, spec: dict, weights: str, *, task: str, data_seed: int,
     if cached is not None:
         return cached
     cfg = _train_config(spec, task, data_seed, seed, overrides, options, output_dir / name, conf_dir)
-    from codereuse.cli.train import run  # heavy: only when something must train
+    from codereuse.training.run import run  # heavy: only when something must train
 
     with _hydra_config(cfg):
         metrics = run(cfg)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from codereuse.data.cache import default_cache_dir
-from codereuse.errors import CodereuseError, ConfigError
+from codereuse.errors import CodereuseError, ConfigError, first_line
 from codereuse.models import load_backbone
 from codereuse.models.layers import layer_stacks
 
@@ -54,7 +54,7 @@ def build_pool(pool: dict, task: str, *, say=print) -> tuple[list[Candidate], li
         try:
             candidates.append(_configured(name, dict(entry), models))
         except (CodereuseError, OSError, RuntimeError, ValueError) as error:
-            skipped.append(f"{name}: {_first_line(error)}")
+            skipped.append(f"{name}: {first_line(error)}")
     discover = pool.get("discover") or {}
     found, more_skips = discover_checkpoints(discover.get("finetuned") or [], task, models)
     candidates += found
@@ -140,7 +140,7 @@ def discover_checkpoints(roots: list[str], task: str, models: dict) -> tuple[lis
         try:
             candidate = _from_checkpoint(Path(ckpt), task)
         except (CodereuseError, OSError, RuntimeError, KeyError, ValueError) as error:
-            skipped.append(f"{ckpt}: {_first_line(error)}")
+            skipped.append(f"{ckpt}: {first_line(error)}")
             continue
         if candidate is not None:
             found.append(candidate)
@@ -178,7 +178,3 @@ def discover_students(roots: list[str]) -> list[Candidate]:
                                pretraining={"examples": None, "code": True}, note=f"compress.py student: {directory}"))
     return found
 
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

@@ -1,6 +1,6 @@
 """Frozen features of each candidate on the probe sample, per layer, cached on disk.
 
-Extraction reuses :func:`codereuse.analysis.features.layer_features` (one forward pass gives every
+Extraction reuses :func:`codereuse.models.features.layer_features` (one forward pass gives every
 requested layer). Each (weights, layer, pooling, max length, probe data) entry is one ``.npy`` file
 written atomically, with a sidecar holding the extraction time, so a cached run still reports what
 selection costs cold. Pair tasks get the clone head's features ``[u, v, |u - v|, u * v]``.
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codereuse.analysis.features import PRECISIONS, depth, layer_features
+from codereuse.models.features import PRECISIONS, depth, layer_features
 from codereuse.data.cache import default_cache_dir
-from codereuse.errors import CodereuseError, ConfigError
+from codereuse.errors import CodereuseError, ConfigError, first_line
 from codereuse.methods.heads import pair_features
 from codereuse.models import Backbone, load_backbone
 from codereuse.models.fingerprint import weights_fingerprint as model_fingerprint
@@ -106,7 +106,7 @@ def pool_features(candidates: list, probe: ProbeSample, *, say=print,
         try:
             features[candidate.name] = extract()
         except (CodereuseError, OSError, RuntimeError, ValueError) as error:
-            skipped.append(f"{candidate.name}: {str(error).splitlines()[0]}")
+            skipped.append(f"{candidate.name}: {first_line(error)}")
             say(f"skipped candidate {skipped[-1]}")
 
     for parent in (c for c in candidates if children.get(c.name)):
@@ -154,7 +154,7 @@ def _layers(layers: str | list[int], total: int) -> list[int]:
         return [total]
     if layers == "all":
         return list(range(total + 1))
-    from codereuse.analysis.features import check_layers
+    from codereuse.models.features import check_layers
 
     return check_layers(list(layers), total)
 

@@ -134,7 +134,7 @@ def _model_root(out: Path) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    from codereuse.cli.errors import one_line_errors
+    from codereuse.errors import one_line_errors
 
     command = argv[0] if argv else "install"
     with one_line_errors():

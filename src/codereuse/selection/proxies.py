@@ -13,7 +13,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch.utils.data import DataLoader, TensorDataset
 
-from codereuse.methods.proxy import ProxyScorerModule
+from codereuse.selection.proxy import ProxyScorerModule
 
 
 def _folds(y: np.ndarray, folds: int, seed: int):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from codereuse.errors import CodereuseError
+from codereuse.errors import CodereuseError, first_line
 from codereuse.selection.candidates import Candidate
 from codereuse.selection.evaluation import (BASELINES, bootstrap_interval, heuristic_scores, pretraining_scores,
                                             random_metrics, ranking_metrics, size_scores)
@@ -49,7 +49,7 @@ def score_pool(candidates: list[Candidate], features: dict[str, CandidateFeature
                 result.scores[scorer_name][candidate.name] = float(scorer(X, labels))
             except (ValueError, np.linalg.LinAlgError, CodereuseError) as error:
                 result.failed.append(f"{scorer_name} on {candidate.name}: {error}")
-                errors.setdefault(str(error).splitlines()[0], []).append(candidate.name)
+                errors.setdefault(first_line(error), []).append(candidate.name)
         for message, names in errors.items():  # one line per distinct reason, not per candidate
             which = "every candidate" if not result.scores[scorer_name] else ", ".join(names)
             say(f"scorer {scorer_name} failed on {which}: {message}")

@@ -39,7 +39,7 @@ from pathlib import PurePosixPath
 import numpy as np
 from tqdm.auto import tqdm
 
-from ..card import jaccard, words
+from codereuse.data.tokens import jaccard, words
 from ..mutate import mutate_function
 from ..normalize import code_tokens
 from ..rewrite import rename_identifiers, rewrite_function

@@ -29,7 +29,7 @@ class TransducerModule(ReuseModule):
         super().__init__(backbone, task, optim, seed)
         self.model.prefix_cache = self.state_cache
         self.language = task_language(task["name"])
-        # the data module's per-row hook (codereuse.cli.train.build_datamodule passes it on)
+        # the data module's per-row hook (codereuse.training.run.build_datamodule passes it on)
         self.row_fields = GraphFields(self.tokenizer, self.family, self.language, self.settings.max_nodes,
                                       shuffle=self.settings.shuffle_graphs)
 

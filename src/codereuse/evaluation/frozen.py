@@ -4,7 +4,7 @@ Classification and pair tasks get a linear probe: logistic regression on the bac
 frozen pooled features (pairs as ``[u, v, |u - v|, u * v]``, the pair head's input), fitted on a
 seeded subset of the training split, its regularisation chosen on the validation split (it moves
 the LeetCode clone probe from 0.79 to 0.84 validation accuracy), the test split scored once. Retrieval gets zero-shot cosine similarity between frozen query
-and code embeddings, ranked as the lexical floors rank (pools of ``card.RETRIEVAL_POOL``). Seq2seq has
+and code embeddings, ranked as the lexical floors rank (pools of ``floors.RETRIEVAL_POOL``). Seq2seq has
 no reference: an untrained decoder generates nothing worth scoring.
 
 Features are cached on disk per (weights, pooling, length, texts), so a benchmark that runs the same
@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from codereuse.data.cache import default_cache_dir
-from codereuse.data.card import pooled_reciprocal_ranks
-from codereuse.yardsticks.verdict import standard_error
+from codereuse.evaluation.floors import pooled_reciprocal_ranks
+from codereuse.evaluation.verdict import standard_error
 
 # Enough examples for a linear probe on a few hundred dimensions, few enough to encode in minutes.
 MAX_TRAIN = 4000
@@ -62,7 +62,7 @@ class Encoder:
         self.progress = progress
 
     def __call__(self, texts: list[str], max_length: int) -> np.ndarray:
-        from codereuse.analysis.features import depth, layer_features
+        from codereuse.models.features import depth, layer_features
 
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)

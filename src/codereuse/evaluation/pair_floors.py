@@ -20,8 +20,8 @@ from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from .card import jaccard, words
-from .normalize import code_tokens
+from codereuse.data.tokens import jaccard, words
+from codereuse.data.normalize import code_tokens
 
 HASH_FEATURES = 2 ** 16
 # Enough pairs for every learner to find what there is to find, few enough to fit in seconds.

@@ -13,39 +13,22 @@ both sides and its differences. A floor's name ends in the metric it sits beside
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 
 import numpy as np
 
-from .harvest import FILE_REASONS
-from .types import SPLITS, TaskData
+from codereuse.data.types import TaskData
 
-TEXT_FIELDS = {"classification": ("code",), "pair": ("code1", "code2"),
-               "seq2seq": ("source", "target"), "retrieval": ("query", "code")}
+from codereuse.data.tokens import jaccard, words
+
 RETRIEVAL_POOL = 1000
-MAX_LABEL_ROWS = 16  # one screen: the largest classes of a 104-class POJ-104 card
-# Sub-words: snake_case and camelCase split, acronyms kept, so "get_file_name" meets "file name".
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-
-
-def subwords(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
-
-
-def words(text: str) -> set[str]:
-    return set(subwords(text))
-
-
-def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def floors(task: TaskData, test_records: list[dict] | None = None) -> dict[str, float]:
     """Named floor scores on ``test_records`` (default: the test split), fitted on train."""
     test = task.splits["test"] if test_records is None else test_records
     if task.family == "seq2seq":  # mean smoothed sentence BLEU, scored as the models are
-        from ..metrics.text import smoothed_bleu  # sacrebleu: only needed here
+        from codereuse.metrics.text import smoothed_bleu  # sacrebleu: only needed here
         targets = [r["target"] for r in test]
         return {name: smoothed_bleu(predict(), targets) for name, predict in _predictors(task, test).items()}
     return {name: float(np.mean(scores)) if len(scores) else 0.0
@@ -65,7 +48,7 @@ def floor_scores(task: TaskData, test_records: list[dict] | None = None,
         if task.family in ("classification", "pair"):
             scores[name] = (np.asarray(predicted) == np.array([r["label"] for r in test])).astype(float)
         elif task.family == "seq2seq":
-            from ..metrics.text import smoothed_bleu
+            from codereuse.metrics.text import smoothed_bleu
             scores[name] = np.array([smoothed_bleu([p], [r["target"]]) for p, r in zip(predicted, test)])
         else:
             scores[name] = np.asarray(predicted, dtype=float)
@@ -74,7 +57,7 @@ def floor_scores(task: TaskData, test_records: list[dict] | None = None,
 
 def floor_se(task: TaskData, name: str, test_records: list[dict] | None = None) -> float:
     """Standard error of floor ``name``'s mean over ``test_records`` (NaN under two records)."""
-    from ..yardsticks.verdict import standard_error
+    from .verdict import standard_error
     return standard_error(floor_scores(task, test_records, names=(name,))[name])
 
 
@@ -137,52 +120,3 @@ def pooled_reciprocal_ranks(records: list[dict], similarity) -> np.ndarray:
         ranks.append((scores >= scores.diagonal()[:, None]).sum(axis=1))
     return 1.0 / np.concatenate(ranks) if ranks else np.zeros(0)
 
-
-def format_card(task: TaskData) -> str:
-    """Plain-text card: source, split sizes, label balance, kinds, lengths, skips, floors."""
-    counts = task.counts()
-    lines = [f"== {task.name} [{task.family}] ==",
-             f"source    {task.source or '(not recorded)'}",
-             "splits    " + " | ".join(f"{s} {counts[s]:,}" for s in SPLITS) + f" | total {sum(counts.values()):,}"]
-    if task.label_names:
-        lines.append(f"labels    {'':<18}" + "".join(f"{s:>8}" for s in SPLITS))
-        shares = {s: Counter(r["label"] for r in task.splits[s]) for s in SPLITS}
-        shown = sorted(i for i, _ in shares["train"].most_common(MAX_LABEL_ROWS)) \
-            if len(task.label_names) > MAX_LABEL_ROWS else range(len(task.label_names))
-        for i in shown:
-            cells = "".join(f"{100 * shares[s][i] / max(1, counts[s]):7.1f}%" for s in SPLITS)
-            lines.append(f"          {task.label_names[i][:18]:<18}{cells}")
-        if len(shown) < len(task.label_names):
-            lines.append(f"          ... {len(task.label_names) - len(shown)} smaller classes not shown")
-    kinds = Counter(r["kind"] for s in SPLITS for r in task.splits[s] if "kind" in r)
-    if kinds:
-        total = sum(kinds.values())
-        lines.append("kinds     " + ", ".join(f"{k} {100 * n / total:.1f}%" for k, n in kinds.most_common()))
-    for field in TEXT_FIELDS[task.family]:
-        texts = [r[field] for s in SPLITS for r in task.splits[s]]
-        lines.append(f"length    {field:<7} chars {_percentiles([len(t) for t in texts])}"
-                     f"   tokens {_percentiles([len(t.split()) for t in texts])}  (p50/p90/p99)")
-    files = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k in FILE_REASONS) or "none"
-    other = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k not in FILE_REASONS)
-    lines.append(f"skipped   files: {files}" + (f"; other: {other}" if other else ""))
-    lines.extend(f"warning   {text}" for text in task.notes)  # e.g. a split under half its target size
-    if task.family == "pair":
-        lines.append(_functions_line(task))
-    scores = floors(task)
-    note = f"test split; fitted on train: {FITTED_ON_TRAIN[task.family]}"
-    lines.append("baseline  " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + f"  ({note})")
-    return "\n".join(lines)
-
-
-def _functions_line(task: TaskData) -> str:
-    """Distinct functions (by content) per split, and how many evaluated ones train pairs hold:
-    pairs split by pair, not by function, let a model meet a test function in training."""
-    seen = {s: {r[f] for r in task.splits[s] for f in ("code1", "code2")} for s in SPLITS}
-    return "functions train " + f"{len(seen['train']):,}" + "".join(
-        f" | {s} {len(seen[s]):,} ({len(seen[s] & seen['train']):,} also in train)" for s in ("valid", "test"))
-
-
-def _percentiles(values: list[int]) -> str:
-    if not values:
-        return "-"
-    return "/".join(f"{int(v):,}" for v in np.percentile(values, [50, 90, 99]))

@@ -12,7 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from codereuse.cli.report import write_metrics
+from codereuse.training.report import write_metrics
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
 from codereuse.selection.brute_force import cached_result, fine_tune, fine_tune_multirun, other_task_results

@@ -13,17 +13,18 @@ from omegaconf import DictConfig, OmegaConf
 
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from codereuse.cli.preflight import check_run_config
-from codereuse.cli.report import print_table, write_metrics
-from codereuse.cli.resume import check_fits, read_checkpoint, restored_config, run_record
-from codereuse.cli.stopping import StopOnSigterm, last_checkpoint_path, resume_message
-from codereuse.cli.tracking import log_run_summary
-from codereuse.data.card import floor, floor_predictions, floor_se, format_card
+from codereuse.training.preflight import check_run_config
+from codereuse.training.report import print_table, write_metrics
+from codereuse.training.resume import check_fits, read_checkpoint, restored_config, run_record
+from codereuse.training.stopping import StopOnSigterm, last_checkpoint_path, resume_message
+from codereuse.training.tracking import log_run_summary
+from codereuse.evaluation.card import format_card
+from codereuse.evaluation.floors import floor, floor_predictions, floor_se
 from codereuse.data.datamodule import CodeDataModule, subsample
 from codereuse.data.registry import load_task
 from codereuse.errors import CodereuseError, ConfigError, Interrupted
 from codereuse.metrics.by_kind import floor_by_kind, record_kinds, reference_by_kind
-from codereuse.yardsticks.frozen import MAX_TRAIN, Encoder, FrozenReference, frozen_reference
+from codereuse.evaluation.frozen import MAX_TRAIN, Encoder, FrozenReference, frozen_reference
 
 
 def run(cfg: DictConfig) -> dict:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from codereuse.cli.report import json_value
+from codereuse.training.report import json_value
 
 MAX_GROUP = 128  # W&B's limit on group names
 

@@ -62,7 +62,7 @@ def print_table(title: str, metrics: dict) -> None:
         table.add_row(*cells)
     Console().print(table)
     if shown:
-        from codereuse.yardsticks.verdict import verdict
+        from codereuse.evaluation.verdict import verdict
 
         Console().print(f"{beside}: " + verdict(float(metrics[beside]), metrics.get("test/floor"), metrics.get("test/frozen")))
 

@@ -13,8 +13,8 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from codereuse.cli.report import print_table, write_metrics
-from codereuse.cli.tracking import log_run_summary
+from codereuse.training.report import print_table, write_metrics
+from codereuse.training.tracking import log_run_summary
 from codereuse.compression import evaluate as ev
 from codereuse.compression import student as student_lib
 from codereuse.compression.plots import models_plot, search_plot
@@ -23,12 +23,12 @@ from codereuse.compression.space import bert_config
 from codereuse.compression.teacher import Teacher, TeacherTargets, load_teacher, teacher_targets
 from codereuse.compression.tokenizer import train_bpe
 from codereuse.data.cache import cache_key
-from codereuse.data.card import floor
+from codereuse.evaluation.floors import floor
 from codereuse.data.normalize import near_duplicate_key
 from codereuse.data.registry import load_task, source_functions
 from codereuse.data.tasks import code_only
 from codereuse.errors import ConfigError
-from codereuse.methods.distill import DistillationModule
+from codereuse.compression.distill import DistillationModule
 
 COMPRESS_KEYS = ("teacher", "teacher_dir", "budget_mb", "search", "distill", "latency_repeats", "export_onnx")
 TEACHER_IDENTITY = ("model", "task", "strategy", "freeze", "trainer", "hardware", "data", "seed")
@@ -113,7 +113,7 @@ def resolve_teacher(cfg: DictConfig) -> tuple[Teacher, str]:
     if (run_dir / "metrics.json").is_file() and (run_dir / "checkpoints" / "best.ckpt").is_file():
         return load_teacher(run_dir), f"{run_dir} (reused: fine-tuned earlier with the same configuration)"
     print(f"teacher: none given; fine-tuning {cfg.model.name} on {cfg.task.name} into {run_dir} first")
-    from codereuse.cli.train import run as train
+    from codereuse.training.run import run as train
 
     train(train_cfg)
     return load_teacher(run_dir), f"{run_dir} (fine-tuned now: {cfg.model.name} on {cfg.task.name}, freeze={cfg.freeze.name})"

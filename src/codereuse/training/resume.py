@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from codereuse.errors import ConfigError
+from codereuse.errors import ConfigError, first_line
 from codereuse.methods.base import module_class_name
 
 RECORD_KEY = "codereuse"  # contract C: {"module_class", "config", "overrides"}
@@ -32,7 +32,7 @@ def read_checkpoint(path: str) -> dict:
     try:
         return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as error:  # truncated file, not a torch checkpoint, pickled objects ...
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(error)
         raise ConfigError("ckpt_path", path, hint=f"not a readable checkpoint: {reason}") from None
 
 

@@ -14,7 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from codereuse.errors import ConfigError
-from codereuse.methods.heads import pool
+from codereuse.models.pooling import pool
 from codereuse.models import Backbone, load_backbone
 from codereuse.models.layers import layer_stacks
 

@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
-from .card import subwords
+from codereuse.data.tokens import subwords
 from .pair_floors import analyzer, subsample
 
 # test sources scored against all of train at once: bounds the dense similarity block

@@ -9,7 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from codereuse.data.cache import default_cache_dir
-from codereuse.errors import BackboneError, ConfigError
+from codereuse.errors import BackboneError, ConfigError, first_line
 
 
 def check_run_config(cfg: DictConfig) -> None:
@@ -78,6 +78,6 @@ def check_weights(model_dir: Path) -> None:
             with safe_open(str(path), framework="pt"):
                 pass
         except Exception as error:  # safetensors raises its own SafetensorError and OSError/ValueError
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            reason = first_line(error)
             raise BackboneError(f"model.path: {path} is not a readable safetensors file ({reason}); "
                                 "copy or download it again") from None
