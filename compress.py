@@ -11,8 +11,10 @@ from omegaconf import DictConfig
 @hydra.main(version_base="1.3", config_path="conf", config_name="compress")
 def main(cfg: DictConfig) -> None:
     from codereuse.compression.pipeline import run
+    from codereuse.cli.console import quiet_third_party
     from codereuse.errors import one_line_errors
 
+    quiet_third_party()
     with one_line_errors():
         run(cfg)
 

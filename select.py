@@ -33,9 +33,11 @@ else:
 
     @hydra.main(version_base="1.3", config_path="conf", config_name="select")
     def main(cfg) -> None:
+        from codereuse.cli.console import quiet_third_party
         from codereuse.errors import one_line_errors
         from codereuse.selection.pipeline import run
 
+        quiet_third_party()
         with one_line_errors():
             run(cfg)
 

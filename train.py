@@ -10,10 +10,12 @@ from omegaconf import DictConfig
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    from codereuse.cli.console import quiet_third_party
     from codereuse.errors import one_line_errors
     from codereuse.training.run import run
     from codereuse.sweep import objective
 
+    quiet_third_party()
     with one_line_errors():
         return objective(run(cfg), cfg.get("optimized_metric"))
 

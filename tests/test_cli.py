@@ -71,7 +71,7 @@ def test_select_py_does_not_shadow_the_standard_library(command):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-# --- resume, debug=fast, model.path, SIGTERM (issue 9) -------------------------------------------
+# --- resume, debug=fast, model.path, SIGTERM -------------------------------------------
 
 def saved_tiny(directory) -> str:
     tiny = load_backbone({"name": "tiny", "source": "tiny", "pooling": "mean", "tiny": {"arch": "bert"}})

@@ -1,4 +1,4 @@
-"""Trivial floors (contract B): each learner finds the shortcut it is built for, is fitted on train
+"""Trivial floors: each learner finds the shortcut it is built for, is fitted on train
 only, and is scored on the records actually evaluated."""
 from __future__ import annotations
 

@@ -28,9 +28,11 @@ def _app(config_name: str, run_module: str):
     def run_app(cfg):
         import importlib
 
+        from codereuse.cli.console import quiet_third_party
         from codereuse.errors import one_line_errors
 
         run = importlib.import_module(run_module).run
+        quiet_third_party()
         with one_line_errors():
             result = run(cfg)
         if config_name == "train":  # a sweep's objective, as train.py returns it

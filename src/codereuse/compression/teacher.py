@@ -30,7 +30,7 @@ SOFT_LABELS_VERSION = 1
 class Teacher:
     module: torch.nn.Module  # the ReuseModule, in eval mode
     checkpoint: Path
-    config: dict | None  # the train.py config of the run that wrote it (contract C, or .hydra/config.yaml)
+    config: dict | None  # the train.py config of the run that wrote it (its checkpoint's run record, or .hydra/config.yaml)
 
     @property
     def task(self) -> dict:

@@ -156,7 +156,7 @@ class ReuseModule(pl.LightningModule, ABC):
             self.log(f"{stage}/em", exact_match(predictions, references), rank_zero_only=True)
             self.examples = pairs[:5]
 
-    # --- checkpoints (contract C) ----------------------------------------------------------------
+    # --- checkpoints (the run record) ----------------------------------------------------------------
     run_record: dict | None = None  # {"config", "overrides"} of the train.py run, set by cli.train
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

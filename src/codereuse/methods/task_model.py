@@ -40,7 +40,7 @@ class TaskModel(nn.Module):
         # peft's prompt/prefix methods act in the wrapper's forward, so we must call the whole model
         self.through_wrapper = through_wrapper
         self.prefix_cache = None  # a methods.prefix_cache.PrefixCache when freeze.cache=true
-        self.input_fusion: nn.Module | None = None  # a strategy's hook on the input embeddings (contract D)
+        self.input_fusion: nn.Module | None = None  # a strategy's hook on the input embeddings (the transducer's input fusion)
         self.output_fusion: nn.Module | None = None  # ... and on the last-layer token states, before pooling
         hidden = backbone.config.hidden_size
         head_hidden = head_hidden or hidden  # task.head_hidden: the pair head at H is 4H x H (2.6% of MiniLM)

@@ -12,7 +12,6 @@ from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
 from rich.table import Table
 
-from codereuse.training.report import write_metrics
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
 from codereuse.selection.brute_force import cached_result, fine_tune, fine_tune_multirun, other_task_results
@@ -22,6 +21,10 @@ from codereuse.selection.layers import layer_curve, suggest_freeze_depth
 from codereuse.selection.plots import layer_plot, score_vs_truth
 from codereuse.selection.probe import probe_sample
 from codereuse.selection.ranking import baseline_scores, evaluate_rankings, score_pool
+from codereuse.training.report import write_metrics
+
+TABLE_WIDTH = 120  # a terminal's width; every scorer's column is in selection.csv
+SHOWN_SCORERS = 5
 
 
 def run(cfg: DictConfig) -> dict:
@@ -74,7 +77,7 @@ def run(cfg: DictConfig) -> dict:
     summary["wall_seconds"] = time.perf_counter() - started
     _write_csv(output_dir / "selection.csv", kept, summary, truth)
     write_metrics(output_dir / "metrics.json", summary)
-    _print_ranking(summary, truth)
+    _print_ranking(summary, truth, output_dir / "selection.csv")
     _log_wandb(cfg, summary, output_dir)
     return summary
 
@@ -160,23 +163,35 @@ def _write_csv(path: Path, candidates, summary: dict, truth: dict) -> None:
                              *[summary["scores"][n].get(c.name, "") for n in names], truth.get(c.name, "")])
 
 
-def _print_ranking(summary: dict, truth: dict) -> None:
-    console = Console(width=max(Console().width, 200))  # a column per scorer: wider than a terminal's 80
+def _print_ranking(summary: dict, truth: dict, csv_path: Path) -> None:
+    console = Console(width=TABLE_WIDTH)
     scores = summary["scores"]
     lead = next((n for n in ("logme", *scores) if n in scores and scores[n]), None)
+    shown = _shown_scorers(summary, lead)
     table = Table(title=f"{summary['task']}: candidates ranked by {lead}", header_style="bold")
-    for column in ("rank", "candidate", "kind", "params", *scores, *(["ground truth"] if truth else [])):
+    for column in ("rank", "candidate", "kind", "params", *shown, *(["ground truth"] if truth else [])):
         table.add_column(column, justify="left" if column in ("candidate", "kind") else "right")
     order = sorted(summary["candidates"], key=lambda n: scores[lead].get(n, float("-inf")), reverse=True)
     for rank, name in enumerate(order, start=1):
-        cells = [_fmt(scores[s].get(name)) for s in scores]
+        cells = [_fmt(scores[s].get(name)) for s in shown]
         table.add_row(str(rank), name, summary["labels"][name], f"{summary['params'][name] / 1e6:.1f}M", *cells,
                       *([_fmt(truth.get(name))] if truth else []))
     console.print(table)
+    if len(shown) < len(scores):
+        console.print(f"{len(scores) - len(shown)} more scorers in {csv_path}")
     if "evaluation" in summary:
         _print_evaluation(console, summary)
     console.print(f"feature extraction {summary['extraction_seconds']:.1f} s (cold)"
                   + (f"; brute force {summary['brute_force_seconds']:.0f} s" if "brute_force_seconds" in summary else ""))
+
+
+def _shown_scorers(summary: dict, lead: str | None) -> list[str]:
+    """The lead scorer, then the best-ranking ones (by weighted tau when evaluated), up to the width."""
+    evaluation = summary.get("evaluation", {})
+    rest = [name for name in summary["scores"] if name != lead]
+    if evaluation:
+        rest.sort(key=lambda name: -(evaluation.get(name, {}).get("weighted_tau") or -2.0))
+    return ([lead] if lead else []) + rest[: SHOWN_SCORERS - (1 if lead else 0)]
 
 
 def _print_evaluation(console: Console, summary: dict) -> None:

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from codereuse.errors import ConfigError, first_line
 from codereuse.methods.base import module_class_name
 
-RECORD_KEY = "codereuse"  # contract C: {"module_class", "config", "overrides"}
+RECORD_KEY = "codereuse"  # the run record in every checkpoint: {"module_class", "config", "overrides"}
 # keys that describe where and how this process runs (its output, its callbacks, e.g. one that
 # killed it), never restored from the interrupted run
 NOT_RESTORED = ("ckpt_path", "hydra", "paths", "callbacks", "+callbacks")
