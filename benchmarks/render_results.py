@@ -30,12 +30,13 @@ import math
 import os
 import re
 import sys
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 PAGES = ROOT / "docs" / "results"
-REGION = re.compile(r"(?P<start><!-- table:(?P<spec>.*?)-->)(?P<body>.*?)(?P<end><!-- end table -->)", re.DOTALL)
+REGION = re.compile(r"^(?P<start><!-- table:(?P<spec>.*?)-->)(?P<body>.*?)^(?P<end><!-- end table -->)", re.DOTALL | re.MULTILINE)
 DASH = "—"
 
 
@@ -51,7 +52,7 @@ _PICKED = f"python benchmarks/compress.py --reduced --seeds 0 {_CLASSIFY} search
 _SEEDED = "python benchmarks/compress.py --reduced --seeds {seeds} " + f"{_CLASSIFY} {_L6H96}"
 COMMANDS = {
     "references-minilm.json": "python benchmarks/references.py",
-    "freeze-speed-search.json": "python benchmarks/freeze_speed.py --tune && python benchmarks/freeze_speed.py --tasks search",
+    "freeze-speed-search.json": "python benchmarks/freeze_speed.py --tasks search",
     "freeze-speed-clone_leetcode.json": "python benchmarks/freeze_speed.py --tasks clone_leetcode --seeds 2",
     "clone-kinds-minilm.json": "python benchmarks/clone_kinds.py",
     "adapters-classify-medium-headlr-shuffled-same-lr.json": "python benchmarks/adapters_same_lr.py",
@@ -112,19 +113,22 @@ def command_of(name: str, data: dict) -> str:
 
 # ---- number formats -------------------------------------------------------------------------------
 def num(value, digits: int = 3) -> str:
-    return DASH if value is None else f"{value:.{digits}f}"
+    """Rounded half up from the shortest decimal form, as a person rounds the printed 0.5055 (to 0.506)."""
+    if value is None:
+        return DASH
+    return str(Decimal(repr(float(value))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 def pm(mean, se, digits: int = 3) -> str:
-    return num(mean, digits) if se is None else f"{mean:.{digits}f} ± {se:.{digits}f}"
+    return num(mean, digits) if se is None else f"{num(mean, digits)} ± {num(se, digits)}"
 
 
 def pct(fraction, digits: int = 2) -> str:
-    return DASH if fraction is None else f"{100 * fraction:.{digits}f}%"
+    return DASH if fraction is None else f"{num(100 * fraction, digits)}%"
 
 
 def secs(value) -> str:
-    return DASH if value is None else (f"{value:,.0f} s" if value >= 100 else f"{value:.1f} s")
+    return DASH if value is None else (f"{Decimal(num(value, 0)):,} s" if value >= 100 else f"{num(value, 1)} s")
 
 
 def rate(value) -> str:
@@ -134,7 +138,7 @@ def rate(value) -> str:
 
 
 def times(value) -> str:
-    return f"{value:.2f}x"
+    return f"{num(value, 2)}x"
 
 
 def bold(text: str) -> str:
@@ -192,11 +196,11 @@ def freeze_speed(entries, options, load):
         for task, t in d["tasks"].items():
             def arm(name, t=t):
                 a = t[name]
-                return f"{pm(a['score'], a['score_se'])} ({a['fit_seconds']:.0f} s)"
+                return f"{pm(a['score'], a['score_se'])} ({num(a['fit_seconds'], 0)} s)"
             met = d.get("goal", {}).get("met", {}).get(task)
             rows.append([f"`{task}` ({t['metric']})", str(d["seeds"]), num(t["floor"]), num(t["frozen"]), arm("full"),
                          arm("top2"), arm("top2_cached"), times(t["speedup_top2_cached"]),
-                         f"{t['score_gap_top2_cached']:+.3f}", "yes" if t["yardstick"] else "no",
+                         ("+" if t["score_gap_top2_cached"] >= 0 else "") + num(t["score_gap_top2_cached"]), "yes" if t["yardstick"] else "no",
                          DASH if met is None else ("yes" if met else "no")])
     header = ["task (metric)", "seeds", "lexical floor", "frozen", "full", "`top2`", "`top2` + cache",
               "speed-up (cached)", "gap full − cached", "yardstick?", "goal met?"]
@@ -226,7 +230,7 @@ def arms(entries, options, load):
         floors.append(f"`{block['floor_name']}` {num(block['floor'])}")
     scores = [(key, label) for key, label in SCORES if any(key in m for _, m in rows)]
     rows.sort(key=lambda row: -row[1][scores[0][0]])
-    body = [[f"`{name}`", f"{m['adapter_pct']:.2f}%", rate(m["lr"]),
+    body = [[f"`{name}`", pct(m['adapter_pct'] / 100), rate(m["lr"]),
              *[pm(m.get(key), m.get(f"{key}_se")) for key, _ in scores], secs(m["seconds"])] for name, m in rows]
     header = ["arm", "adapter (% of backbone)", "LR", *[label for _, label in scores], "fit"]
     notes = [f"Lexical floor: {', '.join(dict.fromkeys(floors))}."]
@@ -259,7 +263,7 @@ def students(entries, options, load):
         speed = sorted({b["speedup_b1"] for b, _ in runs_})
         agreement = min(b["student_int8"]["agreement_with_fp32"] for b, _ in runs_ if "student_int8" in b)
         rows.append([label or ", ".join(files), ", ".join(map(str, seeds)), " / ".join(f"`{a}`" for a in archs),
-                     f"{runs_[0][0]['student_fp32']['size_mb']:.2f} MB", pm(*acc), pm(*f1), num(teacher - acc[0]),
+                     f"{num(runs_[0][0]['student_fp32']['size_mb'], 2)} MB", pm(*acc), pm(*f1), num(teacher - acc[0]),
                      pct(agreement), "–".join(times(s)[:-1] for s in speed) + "x"])
     header = ["student", "seeds", "architecture", "size", "test accuracy", "test F1", "drop", "int8 agreement", "speed-up, batch 1"]
     return table(header, rows, right={4, 5, 6, 7, 8}), []
@@ -274,10 +278,10 @@ def forms(entries, options, load):
     present = [(key, name) for key, name in FORMS if key in block]
     def row(label, fn):
         return [label, *[fn(block[key]) for key, _ in present]]
-    rows = [row("size", lambda f: f"{f['size_mb']:.2f} MB"),
+    rows = [row("size", lambda f: f"{num(f['size_mb'], 2)} MB"),
             row("parameters", lambda f: f"{f['params']:,}"),
-            row("latency, batch 1", lambda f: f"{f['latency_b1_ms']:.2f} ms"),
-            row("latency, batch 32", lambda f: f"{f['latency_b32_ms']:,.0f} ms"),
+            row("latency, batch 1", lambda f: f"{num(f['latency_b1_ms'], 2)} ms"),
+            row("latency, batch 32", lambda f: f"{Decimal(num(f['latency_b32_ms'], 0)):,} ms"),
             row("test accuracy", lambda f: pm(f["accuracy"], f.get("accuracy_se"))),
             row("test F1", lambda f: pm(f["f1"], f.get("f1_se"))),
             row("agreement with fp32", lambda f: pct(f.get("agreement_with_fp32")) if "agreement_with_fp32" in f else "")]

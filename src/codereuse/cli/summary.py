@@ -1,4 +1,4 @@
-"""``python -m codereuse.sweep <sweep dir>``: every job's ``metrics.json`` in one table (CSV + markdown).
+"""``python -m codereuse.cli.summary <sweep dir>``: every job's ``metrics.json`` in one table (CSV + markdown).
 
 Works on any directory: a multirun (``multirun/<date>/<time>``), an Optuna search, or all of
 ``multirun/``. Jobs are the directories holding ``metrics.json`` or ``.hydra/overrides.yaml`` (a job
@@ -142,7 +142,7 @@ def summarize(sweep_dir: Path, out_dir: Path | None = None, metrics: list[str] |
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m codereuse.sweep", description="Every job's metrics.json under a sweep dir in one table: "
+    parser = argparse.ArgumentParser(prog="python -m codereuse.cli.summary", description="Every job's metrics.json under a sweep dir in one table: "
                                      "summary.csv, summary.md and summary.png; the last line printed is JSON.")
     parser.add_argument("sweep_dir", type=Path, help="a multirun dir (multirun/<date>/<time>), or any dir above jobs")
     parser.add_argument("--metrics", help="comma-separated metric columns to print (default: every test/* metric)")

@@ -5,7 +5,7 @@ that every job of ``python train.py -m ... logger=wandb`` is its own W&B run in 
 sweep directory. :func:`log_run_summary` adds a job's ``metrics.json`` (metrics, parameter counts,
 wall time) as run summary + table and every PNG / CSV the job wrote in its output dir (probe
 heatmaps, probe tables, ...) as images / tables. :func:`log_sweep_summary` logs the sweep comparison
-of ``python -m codereuse.sweep <dir> --wandb`` to a ``summary`` run in the same group.
+of ``python -m codereuse.cli.summary <dir> --wandb`` to a ``summary`` run in the same group.
 
 Everything is offline unless ``WANDB_MODE=online``; upload later with ``wandb sync <dir>/wandb/offline-run-*``.
 """

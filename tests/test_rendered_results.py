@@ -1,0 +1,130 @@
+"""The results pages (docs/results/*.md) are rendered from benchmarks/results/*.json, not retyped:
+every page is current, and the renderer turns a result file into the expected cells and reports a
+hand-edited table as stale."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+SPEC = importlib.util.spec_from_file_location("render_results", ROOT / "benchmarks" / "render_results.py")
+render_results = importlib.util.module_from_spec(SPEC)
+SPEC.loader.exec_module(render_results)
+
+PAGES = sorted((ROOT / "docs" / "results").glob("*.md"))
+
+
+def test_there_are_results_pages_with_rendered_tables():
+    assert PAGES
+    assert all(render_results.REGION.search(page.read_text()) for page in PAGES if page.name != "framework.md")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+def test_every_results_page_is_up_to_date(page):
+    text = page.read_text()
+    assert render_results.render_page(text, render_results.RESULTS, page.parent, page.name) == text, (
+        f"{page.relative_to(ROOT)} is stale: run python benchmarks/render_results.py")
+
+
+def test_every_results_page_table_sits_between_markers():
+    """A markdown table on a results page is a rendered one: no table rows outside a marked region."""
+    for page in PAGES:
+        outside = render_results.REGION.sub("", page.read_text())
+        rows = [line for line in outside.splitlines() if line.startswith("|")]
+        assert rows == [], f"{page.name}: hand-written table rows {rows[:2]}"
+
+
+ARMS = {"record": "tiny", "model": "tiny", "epochs": 1, "train": 64, "eval": None, "max_length": 32, "seeds": 2,
+        "head_lr_from": None,
+        "tasks": {"classify": {"floor": 0.0521, "floor_name": "majority_accuracy", "methods": {
+            "head": {"adapter_params": 0, "adapter_pct": 0.0, "head_params": 10, "head_pct": 0.5, "f1": 0.4727,
+                     "f1_se": 0.0085, "acc": 0.5242, "acc_se": 0.0064, "seconds": 32.0491, "lr": 0.003},
+            "lora": {"adapter_params": 33, "adapter_pct": 1.4703, "head_params": 10, "head_pct": 0.5, "f1": 0.5055,
+                     "f1_se": 0.0154, "acc": 0.5543, "acc_se": 0.0138, "seconds": 267.6264, "lr": 0.001}}}}}
+PAGE = """# A page
+
+Prose stays as written.
+
+<!-- table: arms task=classify
+adapters-tiny.json
+-->
+<!-- end table -->
+
+More prose.
+"""
+
+
+@pytest.fixture
+def rendered(tmp_path):
+    results, docs = tmp_path / "results", tmp_path / "docs"
+    results.mkdir()
+    docs.mkdir()
+    (results / "adapters-tiny.json").write_text(json.dumps(ARMS))
+    page = docs / "page.md"
+    page.write_text(render_results.render_page(PAGE, results, docs))
+    return page, results
+
+
+def test_a_table_renders_from_its_json_with_formatted_cells(rendered):
+    page, _ = rendered
+    text = page.read_text()
+    assert text.startswith("# A page\n\nProse stays as written.\n") and text.endswith("<!-- end table -->\n\nMore prose.\n")
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    # sorted by the first score, means ± standard errors rounded half up, percentages, LRs as people write them
+    assert rows[0] == "| `lora` | 1.47% | 1e-3 | 0.506 ± 0.015 | 0.554 ± 0.014 | 268 s |"
+    assert rows[1] == "| `head` | 0.00% | 3e-3 | 0.473 ± 0.009 | 0.524 ± 0.006 | 32.0 s |"
+    assert "Lexical floor: `majority_accuracy` 0.052." in text
+    # the source line links the file and names the command its recorded budget implies
+    assert "Source: [`adapters-tiny.json`](../results/adapters-tiny.json), written by " in text
+    assert ("`python benchmarks/adapters.py --seeds 2 --epochs 1 --train 64 --max-length 32 --tasks classify "
+            "--record tiny --arms head lora`") in text
+
+
+def test_a_file_that_records_its_command_is_credited_with_it(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    run = {"command": "python train.py task=search", "test/mrr": 0.5777, "test/floor": 0.4334, "test/floor_se": 0.0177,
+           "test/floor_name": "tfidf_mrr", "test/frozen": 0.521, "test/frozen_se": 0.0175,
+           "test/frozen_name": "zero_shot_mrr", "fit_seconds": 171.0973, "budget": "1 epoch"}
+    (results / "train-x.json").write_text(json.dumps(run))
+    text = render_results.render_page("<!-- table: runs train-x.json -->\n<!-- end table -->\n", results, tmp_path)
+    assert "| `python train.py task=search` | MRR | **0.578** | 0.433 ± 0.018 (`tfidf_mrr`) |" in text
+    assert "written by `python train.py task=search`." in text
+
+
+def test_a_hand_edited_table_is_reported_stale(rendered):
+    page, results = rendered
+    assert render_results.stale_pages([page], results) == []
+    page.write_text(page.read_text().replace("0.506 ± 0.015", "0.600 ± 0.015"))
+    assert render_results.stale_pages([page], results) == [page]
+    # the command line says so too, and rendering repairs it
+    check = [sys.executable, str(ROOT / "benchmarks" / "render_results.py"), "--results", str(results)]
+    stale = subprocess.run([*check, "--check", str(page)], capture_output=True, text=True)
+    assert stale.returncode == 1 and f"stale: {page}" in stale.stdout
+    assert subprocess.run([*check, str(page)], capture_output=True, text=True).returncode == 0
+    assert "0.506 ± 0.015" in page.read_text()
+    assert subprocess.run([*check, "--check", str(page)], capture_output=True, text=True).returncode == 0
+
+
+def test_pooled_rows_combine_the_seeds_of_several_files():
+    """Seeds 0 (one run) and 1, 2 (a mean and its standard error) pool to the mean of all three."""
+    mean, se = render_results._pooled([(0.4795, None, 1), (0.5452, 0.0164, 2)])
+    values = [0.4795, 0.5452 - 0.0164, 0.5452 + 0.0164]
+    expected = sum(values) / 3
+    spread = (sum((v - expected) ** 2 for v in values) / 2 / 3) ** 0.5
+    assert mean == pytest.approx(expected) and se == pytest.approx(spread)
+
+
+def test_a_region_without_a_known_command_or_file_fails_clearly(tmp_path):
+    (tmp_path / "arms.json").write_text(json.dumps(ARMS))
+    with pytest.raises(render_results.RenderError, match="no command is known for arms.json"):
+        render_results.render_page(PAGE.replace("adapters-tiny.json", "arms.json"), tmp_path, tmp_path, "page.md")
+    with pytest.raises(render_results.RenderError, match="no result file"):
+        render_results.render_page(PAGE.replace("adapters-tiny.json", "missing.json"), tmp_path, tmp_path, "page.md")
+    with pytest.raises(render_results.RenderError, match="unknown table kind 'bars'"):
+        render_results.render_page(PAGE.replace("table: arms", "table: bars"), tmp_path, tmp_path, "page.md")
