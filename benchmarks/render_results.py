@@ -300,7 +300,7 @@ def selection(entries, options, load):
     tasks = options["tasks"].split(",") if options.get("tasks") else list(data["tasks"])
     blocks = [data["tasks"][t] for t in tasks]
     names = [n for n, s in blocks[0]["scorers"].items() if s["kind"] == "scorer"]
-    names.sort(key=lambda n: -(blocks[0]["scorers"][n]["weighted_tau"] or -9))
+    names.sort(key=lambda n: (not blocks[0]["scorers"][n].get("complete", True), -(blocks[0]["scorers"][n]["weighted_tau"] or -9)))
     names += [n for n in BASELINES if n in blocks[0]["scorers"]]
     rows = []
     for name in names:

@@ -61,7 +61,8 @@ def summarise(task: str, metrics: dict, records: dict[str, dict]) -> dict:
     for name, e in metrics["evaluation"].items():
         scorers[name] = {key: e.get(key) for key in (
             "kind", "seconds", "fraction_of_brute_force_time", "weighted_tau", "weighted_tau_ci", "kendall_tau",
-            "pearson", "top1_regret", "top1_regret_ci", "weighted_tau_no_controls", "top1_regret_no_controls")}
+            "pearson", "top1_regret", "top1_regret_ci", "weighted_tau_no_controls", "top1_regret_no_controls",
+                       "top1_regret_worst", "top1_regret_worst_no_controls", "complete", "missing")}
     metric = FAMILY_METRIC[task_family(task)]
     arms = {name: {metric: tests.get(f"test/{metric}"), **references(tests)}
             for name, tests in records.items() if name in metrics["candidates"]}
@@ -94,7 +95,7 @@ def goal_check(tasks: dict) -> dict:
             if s["kind"] != "scorer":
                 ok = None
                 break
-            ok &= all(v is not None for v in (s["weighted_tau"], s["weighted_tau_no_controls"], s["top1_regret"]))
+            ok &= bool(s.get("complete", True)) and all(v is not None for v in (s["weighted_tau"], s["weighted_tau_no_controls"], s["top1_regret"]))
             ok = ok and s["weighted_tau"] >= GOAL["weighted_tau"] and s["weighted_tau_no_controls"] >= GOAL["weighted_tau_no_controls"] \
                 and s["top1_regret"] <= GOAL["top1_regret"] and (s["fraction_of_brute_force_time"] or 1) < GOAL["time_fraction"] \
                 and (h.get("weighted_tau") is None or s["weighted_tau"] > h["weighted_tau"])

@@ -164,3 +164,16 @@ def test_a_scorer_failing_on_every_candidate_says_so_once_and_leaves_the_tables(
     assert len(lines) == 1 and lines[0].startswith("scorer hscore failed on every candidate: H-score is degenerate")
     assert "hscore" not in scored.scores and set(scored.scores["logme"]) == set(names)
     assert len(scored.failed) == 3  # still one record per candidate
+
+
+def test_scorer_configs_carry_the_papers_settings():
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    from conftest import ROOT
+
+    conf = ROOT / "conf" / "scorer"
+    nleep = instantiate(OmegaConf.load(conf / "nleep.yaml").nleep)
+    assert (nleep.components_per_class, nleep.variance) == (5, 0.8)  # Li et al. 2021: 5 per class, 80% variance
+    assert instantiate(OmegaConf.load(conf / "transrate.yaml").transrate).eps == pytest.approx(1e-4)  # authors' code
+    assert instantiate(OmegaConf.load(conf / "parc.yaml").parc).dims == 32

@@ -16,6 +16,7 @@ from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
 from codereuse.selection.brute_force import cached_result, fine_tune, fine_tune_multirun, other_task_results
 from codereuse.selection.candidates import build_pool
+from codereuse.selection.evaluation import comparison_order
 from codereuse.selection.features import candidate_features, pool_features, resolve_precision
 from codereuse.selection.layers import layer_curve, suggest_freeze_depth
 from codereuse.selection.plots import layer_plot, score_vs_truth
@@ -190,7 +191,8 @@ def _shown_scorers(summary: dict, lead: str | None) -> list[str]:
     evaluation = summary.get("evaluation", {})
     rest = [name for name in summary["scores"] if name != lead]
     if evaluation:
-        rest.sort(key=lambda name: -(evaluation.get(name, {}).get("weighted_tau") or -2.0))
+        order = comparison_order(evaluation)  # complete rankings first, by weighted tau
+        rest.sort(key=lambda name: order.index(name) if name in order else len(order))
     return ([lead] if lead else []) + rest[: SHOWN_SCORERS - (1 if lead else 0)]
 
 
@@ -199,14 +201,19 @@ def _print_evaluation(console: Console, summary: dict) -> None:
     for column in ("scorer", "weighted tau [95% CI]", "kendall", "pearson", "top-1 regret", "wtau w/o controls",
                    "seconds", "% brute force"):
         table.add_column(column, justify="left" if column == "scorer" else "right")
-    ranked = sorted(summary["evaluation"].items(), key=lambda kv: -(kv[1]["weighted_tau"] if kv[1]["weighted_tau"] is not None else -9))
-    for name, e in ranked:
+    evaluation = summary["evaluation"]
+    for name in comparison_order(evaluation):
+        e = evaluation[name]
+        label = f"{name}{' (baseline)' if e['kind'] == 'baseline' else ''}"
+        if not e.get("complete", True):
+            label += f" (incomplete, no score: {', '.join(e['missing'])})"
+        regret = "n/a" if e["top1_regret"] is None else f"{e['top1_regret']:.1%}"
+        if e.get("top1_regret_worst") is not None and e["top1_regret_worst"] > e["top1_regret"]:
+            regret += f" (tie, worst {e['top1_regret_worst']:.1%})"
         ci = e.get("weighted_tau_ci")
         fraction = e.get("fraction_of_brute_force_time")
-        table.add_row(f"{name}{' (baseline)' if e['kind'] == 'baseline' else ''}",
-                      _fmt(e["weighted_tau"]) + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""),
-                      _fmt(e["kendall_tau"]), _fmt(e["pearson"]),
-                      "n/a" if e["top1_regret"] is None else f"{e['top1_regret']:.1%}",
+        table.add_row(label, _fmt(e["weighted_tau"]) + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""),
+                      _fmt(e["kendall_tau"]), _fmt(e["pearson"]), regret,
                       _fmt(e["weighted_tau_no_controls"]), f"{e['seconds']:.1f}",
                       "n/a" if fraction is None else f"{fraction:.2%}")
     console.print(table)

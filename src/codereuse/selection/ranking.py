@@ -12,8 +12,8 @@ import numpy as np
 
 from codereuse.errors import CodereuseError, first_line
 from codereuse.selection.candidates import Candidate
-from codereuse.selection.evaluation import (BASELINES, bootstrap_interval, heuristic_scores, pretraining_scores,
-                                            random_metrics, ranking_metrics, size_scores)
+from codereuse.selection.evaluation import (BASELINES, METRICS, bootstrap_interval, heuristic_scores,
+                                            pretraining_scores, random_metrics, ranking_metrics, size_scores)
 from codereuse.selection.features import CandidateFeatures
 from codereuse.selection.probe import subsample
 
@@ -71,8 +71,10 @@ def baseline_scores(scored: Scored, other_tasks: dict[str, dict[str, float]], se
 
 def evaluate_rankings(scored: Scored, baselines: dict[str, dict], truth: dict[str, float], labels: np.ndarray,
                       scorers: dict[str, object], *, draws: int, fraction: float, seed: int) -> dict[str, dict]:
-    """Per scorer and baseline: metrics on the whole pool and without the controls, with
-    bootstrap intervals (scorers only: baselines do not look at the probe sample)."""
+    """Per scorer and baseline: metrics on the whole pool and without the controls (``*_no_controls``),
+    with bootstrap intervals (scorers only: baselines do not look at the probe sample). ``complete``
+    and ``missing`` say whether it scored every candidate of the ground truth; one that did not is
+    listed after the complete ones (``evaluation.comparison_order``) and is never the best."""
     controls = {c.name for c in scored.candidates if c.control}
     plain = {n: v for n, v in truth.items() if n not in controls}
     report = {}
@@ -81,7 +83,7 @@ def evaluate_rankings(scored: Scored, baselines: dict[str, dict], truth: dict[st
             whole, without = random_metrics(truth, seed), random_metrics(plain, seed)
         else:
             whole, without = ranking_metrics(scores, truth), ranking_metrics(scores, plain)
-        entry = {**whole, **{f"{k}_no_controls": v for k, v in without.items()},
+        entry = {**whole, **{f"{k}_no_controls": without[k] for k in METRICS},
                  "seconds": scored.selection_seconds(name) if name in scored.scores else 0.0,
                  "kind": "baseline" if name in BASELINES else "scorer"}
         if name in scorers and draws > 0:

@@ -1,6 +1,7 @@
 """Transferability metrics: a score of frozen features ``X`` (N, D) for labels ``y`` (N,), higher
 = expected to transfer better. No maintained package implements these (checked the package lists),
-so each is written from its paper and tested on a case with a known answer.
+so each is written from its paper and tested on a case with a known answer (PARC, TransRate, GBC
+and N-LEEP against values worked out step by step in tests/test_scorer_references.py).
 """
 from __future__ import annotations
 
@@ -15,17 +16,34 @@ def _one_hot(y: np.ndarray) -> np.ndarray:
 
 
 def _reduce(X: np.ndarray, dims: int | None = None, variance: float | None = None) -> np.ndarray:
-    """Principal-component scores of ``X``: the top ``dims`` components, or as many as keep
-    ``variance`` of the total (PCA through the Gram matrix; sklearn's SVD is far slower at N << D)."""
+    """The centred features (neither ``dims`` nor ``variance``), or their principal-component
+    scores: the top ``dims`` components (all of them when there are fewer), or as many as keep
+    ``variance`` of the total. One path whatever the width D: features narrower than ``dims`` are
+    rotated onto their principal axes like wider ones, not passed through raw, so a score does not
+    change character when D crosses ``dims``. Signs as scikit-learn's PCA (each component's largest
+    |loading| positive): PARC depends on them. PCA through the Gram matrix: sklearn's SVD is far
+    slower at N << D."""
     X = np.asarray(X, dtype=np.float64)
-    if variance is None and (dims is None or X.shape[1] <= dims):
+    X = X - X.mean(axis=0)
+    if dims is None and variance is None:
         return X
-    sigma, u = column_spectrum(X - X.mean(axis=0))
+    sigma, u = column_spectrum(X)
     order = np.argsort(sigma)[::-1]
     sigma, u = sigma[order], u[:, order]
     if variance is not None:
         dims = int(np.searchsorted(np.cumsum(sigma) / sigma.sum(), variance) + 1)
-    return u[:, :dims] * np.sqrt(sigma[:dims])
+    keep = min(dims, sigma.size)
+    sigma, u = sigma[:keep], u[:, :keep]
+    loadings = X.T @ u  # (D, k): each component's loadings times its singular value
+    signs = np.sign(loadings[np.argmax(np.abs(loadings), axis=0), np.arange(keep)])
+    return u * np.sqrt(sigma) * np.where(signs == 0, 1.0, signs)
+
+
+def _standardise(X: np.ndarray) -> np.ndarray:
+    """Each column to zero mean and unit variance (scikit-learn's StandardScaler: a constant column
+    is centred, not scaled)."""
+    scale = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(scale < 10 * np.finfo(np.float64).eps, 1.0, scale)
 
 
 def column_spectrum(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -162,13 +180,18 @@ class ShrinkageHScore:
 # --- PARC (Bolya et al., 2021) --------------------------------------------------------------------
 class PARC:
     """Spearman correlation of the examples' pairwise dissimilarities (1 - Pearson) in feature
-    space and in label space, x100; features PCA-reduced to ``dims`` first, as in the paper."""
+    space and in label space, x100, as the reference code computes it (Bolya et al. 2021,
+    github.com/dbolya/parc): features PCA-reduced to ``dims`` components (every component when
+    fewer; ``dims: null`` keeps the raw features), then each component standardised (StandardScaler)
+    so that the top components do not dominate the correlations. The reference's randomised PCA
+    is exact here, and components past the features' rank are dropped where the reference would
+    standardise their rounding noise up to unit variance."""
 
     def __init__(self, dims: int | None = 32) -> None:
         self.dims = dims
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
-        features = _reduce(X, self.dims)
+        features = _standardise(_reduce(X, self.dims))
         upper = np.triu_indices(features.shape[0], k=1)
         feature_dist = 1 - np.corrcoef(features)[upper]
         label_dist = 1 - np.corrcoef(_one_hot(y))[upper]
@@ -177,8 +200,9 @@ class PARC:
 
 # --- GBC (Pandy et al., 2022) ---------------------------------------------------------------------
 class GBC:
-    """Minus the summed Bhattacharyya coefficients between per-class diagonal Gaussians: 0 when
-    the classes do not overlap, more negative the more they do."""
+    """Minus the summed Bhattacharyya coefficients between per-class diagonal Gaussians (over
+    ordered pairs of classes, as Pandy et al. 2022 sum them) of the features' top ``dims``
+    principal components: 0 when the classes do not overlap, more negative the more they do."""
 
     def __init__(self, dims: int | None = 64) -> None:
         self.dims = dims
@@ -203,17 +227,27 @@ class GBC:
 
 # --- N-LEEP (Li et al., 2021) ---------------------------------------------------------------------
 class NLEEP:
-    """LEEP with a Gaussian mixture's soft clusters (on PCA features keeping ``variance``) in
-    place of source-class probabilities: mean log P(y_i | x_i) through the clusters."""
+    """LEEP with a Gaussian mixture's soft clusters in place of source-class probabilities: mean
+    log P(y_i | x_i) = mean log sum_z P(y_i | z) P(z | x_i), P(y | z) from the joint over the probe.
 
-    def __init__(self, components_per_class: int = 1, variance: float = 0.8, seed: int = 0) -> None:
-        self.components_per_class, self.variance, self.seed = components_per_class, variance, seed
+    As in the paper (Li et al. 2021, "Ranking Neural Checkpoints"): PCA keeping ``variance`` (80%)
+    of the feature variance, then a mixture of ``components_per_class`` (5) x C Gaussians, capped
+    at the number of examples. ``covariance``: each component's covariance, ``diag`` by default
+    where the paper's reference code (scikit-learn's default) has ``full``: a probe of a few
+    hundred examples gives each of the 5 x C components a few dozen points, too few for a full
+    covariance of the tens of retained components (``covariance: full`` for the paper's)."""
+
+    def __init__(self, components_per_class: int = 5, variance: float = 0.8, covariance: str = "diag",
+                 seed: int = 0) -> None:
+        self.components_per_class, self.variance, self.covariance, self.seed = (components_per_class, variance,
+                                                                                covariance, seed)
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
         X = np.asarray(X, dtype=np.float64)
         features = _reduce(X, variance=self.variance)
         classes = np.unique(y)
-        mixture = GaussianMixture(n_components=self.components_per_class * len(classes), covariance_type="diag",
+        components = min(self.components_per_class * len(classes), X.shape[0])
+        mixture = GaussianMixture(n_components=components, covariance_type=self.covariance,
                                   random_state=self.seed, reg_covar=1e-4).fit(features)
         posterior = mixture.predict_proba(features)  # (N, Z)
         labels = _one_hot(y)  # (N, C)
@@ -225,22 +259,28 @@ class NLEEP:
 
 # --- TransRate (Huang et al., 2022) ---------------------------------------------------------------
 def coding_rate(Z: np.ndarray, eps: float) -> float:
-    """R(Z, eps) = 1/2 logdet(I + d / (n eps^2) Z^T Z), through the smaller Gram matrix."""
+    """R(Z, eps) = 1/2 logdet(I_d + Z^T Z / (n eps)) of n rows Z, as the authors' code computes it
+    (Huang et al. 2022, appendix; its eps stands for the paper's eps^2 / d in d / (n eps^2)),
+    through the smaller of the two Gram matrices."""
     n, d = Z.shape
     gram = Z @ Z.T if n < d else Z.T @ Z
-    return float(np.linalg.slogdet(np.eye(gram.shape[0]) + d / (n * eps ** 2) * gram)[1] / 2)
+    return float(np.linalg.slogdet(np.eye(gram.shape[0]) + gram / (n * eps))[1] / 2)
 
 
 class TransRate:
-    """Rate reduction R(Z) - sum_c (n_c / n) R(Z_c) of the centred features (divided by their
-    overall scale so that ``eps`` means the same for every model)."""
+    """Rate reduction R(Z, eps) - (1/K) sum_c R(Z_c, eps) of the centred features Z over the K
+    classes, Z_c the rows of class c (centred with the rest, each coded with its own n_c), with the
+    authors' code's eps = 1e-4 and 1/K class weights (n_c / n, which their eigenvalue scripts use,
+    is the same on a class-balanced probe sample). One deviation: Z is first divided by its
+    root-mean-square row norm, so that tr(Z^T Z) / n = 1 (the energy of the unit-norm rows of the
+    authors' repository) and a model whose features are merely larger does not score higher:
+    features scaled by s add about rank(Z) log s to R(Z) but only rank(Z_c) log s to each R(Z_c)."""
 
-    def __init__(self, eps: float = 1e-1, dims: int | None = None) -> None:
+    def __init__(self, eps: float = 1e-4, dims: int | None = None) -> None:
         self.eps, self.dims = eps, dims
 
     def __call__(self, X: np.ndarray, y: np.ndarray) -> float:
         Z = _reduce(X, self.dims)
-        Z = Z - Z.mean(axis=0)
         Z = Z / max(np.sqrt(np.mean(np.sum(Z ** 2, axis=1))), 1e-12)
-        within = sum(np.mean(y == c) * coding_rate(Z[y == c], self.eps) for c in np.unique(y))
-        return coding_rate(Z, self.eps) - within
+        within = np.mean([coding_rate(Z[y == c], self.eps) for c in np.unique(y)])
+        return coding_rate(Z, self.eps) - float(within)
