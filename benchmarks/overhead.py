@@ -44,7 +44,7 @@ def framework_round(cfg, steps: int, warmup: int) -> float:
 def plain_round(cfg, steps: int, warmup: int) -> float:
     _, module, datamodule = build(cfg)
     optimizer = torch.optim.AdamW([p for p in module.model.parameters() if p.requires_grad],
-                                  lr=module.optim["lr"], weight_decay=module.optim["weight_decay"])
+                                  lr=module.optim.lr, weight_decay=module.optim.weight_decay)
     module.train()  # keeps frozen layers in eval mode, as under Lightning
     batches = itertools.cycle(datamodule.train_dataloader())
     for step in range(steps):

@@ -17,7 +17,7 @@ import json
 import time
 from pathlib import Path
 
-from codereuse.training.run import frozen_reference_of
+from codereuse.training.references import frozen_reference_of
 from codereuse.evaluation.floors import floor_scores
 from codereuse.data.registry import load_task
 from codereuse.evaluation.verdict import beats, standard_error

@@ -42,6 +42,7 @@ from codereuse.analysis.probes import (
     retrieval_map,
 )
 from codereuse.analysis.provenance import checkpoint_train_config, heldout_config
+from codereuse.training.resume import RunRecord
 from codereuse.training.run import build_datamodule, build_module
 from codereuse.data.registry import load_task
 from codereuse.data.types import DataError
@@ -361,9 +362,9 @@ def fit_tiny(tmp_path, code_tree, *overrides: str, loggers=()):
                         source_dir=code_tree)
     data = load_task("clone", source_dir=str(code_tree), cache_dir=cfg.data.cache_dir, seed=cfg.data.seed, progress=False)
     module = build_module(cfg, data)
-    module.run_record = {"config": OmegaConf.to_container(cfg.copy(), resolve=False)}  # as train.py records it
+    record = RunRecord(OmegaConf.to_container(cfg.copy(), resolve=False), [])  # as train.py records it
     analysis = instantiate(cfg.analysis) if cfg.get("analysis") else None
-    trainer = pl.Trainer(max_steps=3, limit_val_batches=0, logger=list(loggers) or False, callbacks=[analysis] if analysis else [],
+    trainer = pl.Trainer(max_steps=3, limit_val_batches=0, logger=list(loggers) or False, callbacks=[record, *([analysis] if analysis else [])],
                          enable_checkpointing=False, enable_progress_bar=False, default_root_dir=tmp_path)
     trainer.fit(module, datamodule=build_datamodule(cfg, data, module.tokenizer))
     return trainer, analysis

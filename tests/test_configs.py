@@ -8,7 +8,9 @@ from omegaconf import OmegaConf
 from codereuse.methods.base import ReuseModule
 from codereuse.methods.freeze import FreezePolicy
 from codereuse.models import BackboneSpec
-from codereuse.data.registry import TASKS
+from codereuse.data.registry import TASK_FAMILIES, TASKS
+from codereuse.families import family
+from codereuse.methods.settings import OptimSettings
 from conftest import CONF, compose_train
 
 GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in ("local", "hydra"))
@@ -34,10 +36,11 @@ def test_config_composes(group, name, tmp_path):
         assert FreezePolicy(**cfg.freeze).name == name
     elif group == "strategy":
         assert issubclass(get_class(cfg.strategy._target_), ReuseModule)
+        OptimSettings.from_dict(OmegaConf.to_container(cfg.strategy.optim))  # complete and valid
     elif group == "task":
         if cfg.task.get("data_dir") is None:  # a preset of a published copy reads a task's files
             assert cfg.task.name == name
-        assert cfg.task.name in TASKS and cfg.task.monitor.startswith("val/")
+        assert cfg.task.name in TASKS and cfg.task.monitor in family(TASK_FAMILIES[cfg.task.name]).metric_keys("val")
     elif group == "hardware":
         assert {"accelerator", "devices", "num_nodes", "precision", "strategy"} <= set(cfg.hardware)
     elif group in ("logger", "callbacks"):

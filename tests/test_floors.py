@@ -106,7 +106,7 @@ def test_card_counts_functions_per_split_and_those_train_pairs_hold():
 
 
 def test_pair_floors_fit_once_per_training_set(monkeypatch):
-    from codereuse.data import pair_floors
+    from codereuse.evaluation import pair_floors
 
     fits = []
     monkeypatch.setattr(pair_floors, "_FITTED", {})  # other tests may have fitted this training set

@@ -7,16 +7,18 @@ import torch
 from codereuse.errors import BackboneError, ConfigError
 from codereuse.methods.finetune import FineTuneModule
 from codereuse.methods.freeze import FreezePolicy, count_parameters
+from codereuse.methods.settings import OptimSettings, TaskSettings
 from codereuse.models import BackboneSpec, load_backbone
 from codereuse.models.layers import layer_stacks
 
 TINY = {"name": "tiny", "source": "tiny", "pooling": "mean", "tiny": {"arch": "bert", "hidden": 32, "layers": 6, "heads": 2}}
 TASK = {"name": "defect", "family": "classification", "num_labels": 2}
+OPTIM = {"lr": 1e-4, "weight_decay": 0.0, "warmup_ratio": 0.1}
 
 
-@pytest.mark.parametrize(("arch", "family", "depths"), [("bert", "encoder", [6]), ("t5", "encoder-decoder", [2, 2]), ("gpt2", "decoder", [2])])
-def test_tiny_backbones_have_layer_stacks(arch, family, depths):
-    backbone = load_backbone({"name": arch, "source": "tiny", "family": family, "tiny": {"arch": arch, "layers": depths[0]}})
+@pytest.mark.parametrize(("arch", "architecture", "depths"), [("bert", "encoder", [6]), ("t5", "encoder-decoder", [2, 2]), ("gpt2", "decoder", [2])])
+def test_tiny_backbones_have_layer_stacks(arch, architecture, depths):
+    backbone = load_backbone({"name": arch, "source": "tiny", "architecture": architecture, "tiny": {"arch": arch, "layers": depths[0]}})
     assert [len(stack) for stack in layer_stacks(backbone.model)] == depths
     text = "def f(x):\n    return x + 1  # é"
     assert backbone.tokenizer.decode(backbone.tokenizer(text)["input_ids"], skip_special_tokens=True) == text
@@ -87,7 +89,7 @@ def test_freeze_policies_choose_trainable_layers(freeze, layers, embeddings):
 
 
 def test_head_lr_puts_the_head_in_its_own_group():
-    module = FineTuneModule(TINY, TASK, {"mode": "top", "layers": 2}, optim={"lr": 1e-4, "head_lr": 3e-3})
+    module = FineTuneModule(TINY, TASK, {"mode": "top", "layers": 2}, optim={**OPTIM, "head_lr": 3e-3})
     rest, head = module.parameter_groups()
     assert head["lr"] == 3e-3 and "lr" not in rest  # the rest takes optim.lr
     head_ids = {id(p) for p in module.model.head.parameters()}
@@ -98,14 +100,78 @@ def test_head_lr_puts_the_head_in_its_own_group():
 
 
 def test_head_lr_alone_trains_the_head_at_its_rate():
-    module = FineTuneModule(TINY, TASK, {"mode": "all"}, optim={"lr": 1e-4, "head_lr": 3e-3})
+    module = FineTuneModule(TINY, TASK, {"mode": "all"}, optim={**OPTIM, "head_lr": 3e-3})
     assert [g.get("lr") for g in module.parameter_groups()] == [3e-3]  # nothing else trains
 
 
 @pytest.mark.parametrize("bad", [0, -1e-3, "fast", True])
 def test_a_bad_head_lr_is_one_line(bad):
     with pytest.raises(ConfigError, match="strategy.optim.head_lr"):
-        FineTuneModule(TINY, TASK, {"mode": "all"}, optim={"lr": 1e-4, "head_lr": bad})
+        FineTuneModule(TINY, TASK, {"mode": "all"}, optim={**OPTIM, "head_lr": bad})
+
+
+@pytest.mark.parametrize(("optim", "key"), [
+    ({**OPTIM, "lr": 0}, "strategy.optim.lr"), ({**OPTIM, "lr": "fast"}, "strategy.optim.lr"),
+    ({**OPTIM, "weight_decay": -0.1}, "strategy.optim.weight_decay"), ({**OPTIM, "warmup_ratio": 1.0}, "strategy.optim.warmup_ratio"),
+    ({"lr": 1e-4, "weight_decay": 0.0}, "strategy.optim.warmup_ratio"), ({**OPTIM, "momentum": 0.9}, "strategy.optim.momentum"),
+])
+def test_bad_optimiser_settings_name_their_key(optim, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        FineTuneModule(TINY, TASK, {"mode": "all"}, optim=optim)
+
+
+@pytest.mark.parametrize(("task", "key"), [
+    ({**TASK, "family": "regression"}, "task.family"), ({**TASK, "num_labels": 1}, "task.num_labels"),
+    ({**TASK, "dropout": 1.0}, "task.dropout"), ({**TASK, "num_beams": 0}, "task.num_beams"),
+    ({**TASK, "head_hidden": 0}, "task.head_hidden"), ({**TASK, "colour": "red"}, "task.colour"),
+])
+def test_bad_task_settings_name_their_key(task, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        TaskSettings.of(task)
+
+
+def test_settings_objects_and_dicts_build_the_same_module_with_plain_hyperparameters():
+    torch.manual_seed(0)  # the head's initial weights
+    from_dicts = FineTuneModule(TINY, TASK, {"mode": "all"}, optim=OPTIM)
+    torch.manual_seed(0)
+    typed = FineTuneModule(TINY, TaskSettings(**TASK), {"mode": "all"}, optim=OptimSettings(**OPTIM))
+    assert from_dicts.hparams.task == TASK and from_dicts.hparams.optim == OPTIM  # as given: old checkpoints load alike
+    assert typed.hparams.task == TaskSettings(**TASK).to_dict() and typed.hparams.optim == {**OPTIM, "head_lr": None}
+    assert typed.hparams_initial.task == typed.hparams.task
+    assert FineTuneModule(TINY, typed.hparams.task, {"mode": "all"}).task_settings == typed.task_settings
+    assert all(torch.equal(a, b) for a, b in zip(from_dicts.state_dict().values(), typed.state_dict().values()))
+
+
+def test_dropout_has_one_default_and_a_task_config_may_set_it():
+    from types import SimpleNamespace
+
+    data = SimpleNamespace(name="defect", family="classification", num_labels=2, label_names=["clean", "defective"])
+    assert TaskSettings.for_task(data, {"max_target_length": 64, "num_beams": 1, "head_hidden": None}).dropout == 0.1
+    assert TaskSettings.for_task(data, {"dropout": 0.3, "batch_size": 16}).dropout == 0.3  # other task keys are not its
+
+
+def test_optimiser_warms_up_linearly_then_decays_from_the_settings():
+    module = FineTuneModule(TINY, TASK, {"mode": "all"}, optim={**OPTIM, "lr": 1e-3, "warmup_ratio": 0.25})
+    optimizer, schedule = module.optim.build(module.parameter_groups(), total_steps=8)
+    rates = []
+    for _ in range(8):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert rates == pytest.approx([0.0, 5e-4, 1e-3, 5e-4 * 5 / 3, 1e-3 * 4 / 6, 1e-3 * 3 / 6, 1e-3 * 2 / 6, 1e-3 / 6])
+    assert optimizer.defaults["weight_decay"] == 0.0
+
+
+def test_a_module_without_optimiser_settings_evaluates_but_does_not_train():
+    module = FineTuneModule(TINY, TASK, {"mode": "all"})
+    with pytest.raises(ConfigError, match="strategy.optim"):
+        module.configure_optimizers()
+
+
+def test_old_model_family_key_still_loads_as_architecture():
+    assert BackboneSpec.from_dict({"name": "x", "hub_id": "a/b", "family": "decoder"}).architecture == "decoder"
+    with pytest.raises(ConfigError, match="model.architecture"):
+        BackboneSpec(name="x", hub_id="a/b", architecture="decoder-only")
 
 
 def test_frozen_layers_stay_in_eval_mode():

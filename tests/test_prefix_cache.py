@@ -45,6 +45,6 @@ def test_cache_needs_something_frozen_and_an_encoder():
     task = {"name": "defect", "family": "classification", "num_labels": 2}
     with pytest.raises(ConfigError, match="freezes nothing"):
         FineTuneModule(TINY, task, {"mode": "none", "cache": True})
-    t5 = {"name": "tiny_t5", "family": "encoder-decoder", "source": "tiny", "tiny": {"arch": "t5"}}
+    t5 = {"name": "tiny_t5", "architecture": "encoder-decoder", "source": "tiny", "tiny": {"arch": "t5"}}
     with pytest.raises(ConfigError, match="encoder-only"):
         FineTuneModule(t5, task, {"mode": "top", "layers": 1, "cache": True})

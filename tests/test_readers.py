@@ -7,7 +7,8 @@ import pytest
 
 from codereuse.evaluation.card import format_card
 from codereuse.data.readers import CODEXGLUE_TRANS_URL, read_task
-from codereuse.data.types import REQUIRED_FIELDS, SPLITS, DataError
+from codereuse.data.types import SPLITS, DataError
+from codereuse.families import family
 from conftest import shared_data
 
 
@@ -27,7 +28,7 @@ def check_records(data) -> None:
     assert set(data.splits) == set(SPLITS)
     for rows in data.splits.values():
         for row in rows:
-            assert all(field in row for field in REQUIRED_FIELDS[data.family])
+            assert all(field in row for field in family(data.family).required_fields)
 
 
 def test_devign_jsonl_skips_and_counts_bad_lines(tmp_path):

@@ -22,7 +22,8 @@ from codereuse.data.normalize import first_sentence, near_duplicate_key
 from codereuse.data.registry import EMBEDDED_TASKS, TASK_FAMILIES, TASKS, load_task
 from codereuse.data.rewrite import REWRITE_KINDS
 from codereuse.data.tasks import assert_
-from codereuse.data.types import REQUIRED_FIELDS, SPLITS, DataError
+from codereuse.data.types import SPLITS, DataError
+from codereuse.families import family
 
 # small enough for seconds, large enough for every split of every task
 OPTIONS = {"defect": {"max_functions": 300}, "clone": {"max_functions": 300}, "classify": {"num_classes": 4},
@@ -63,7 +64,7 @@ def test_task_records_follow_their_family_and_splits_are_disjoint(built, name):
     assert task.family == TASK_FAMILIES[name]
     assert all(task.splits[s] for s in SPLITS)
     for record in (r for s in SPLITS for r in task.splits[s]):
-        for field in REQUIRED_FIELDS[task.family]:
+        for field in family(task.family).required_fields:
             value = record[field]
             assert isinstance(value, int) if field == "label" else isinstance(value, str) and value.strip()
     assert "source tree" in task.source and "sha256" in task.source

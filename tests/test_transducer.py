@@ -22,7 +22,7 @@ from test_resume import Killed
 CODES = ["def f(x):\n    return x + 1", "y = g(a, b)", "while True:\n    break"]
 NUM_NODE_TYPES, NUM_EDGE_TYPES = 8, 13
 GNNS = ("gatv2", "gcn", "sage")
-TINY = {"name": "tiny", "family": "encoder", "source": "tiny", "tiny": {"arch": "bert", "hidden": 32, "layers": 6, "heads": 2},
+TINY = {"name": "tiny", "architecture": "encoder", "source": "tiny", "tiny": {"arch": "bert", "hidden": 32, "layers": 6, "heads": 2},
         "pooling": "mean"}
 
 
@@ -343,7 +343,7 @@ def test_output_fusion_options_are_checked_in_one_line():
         TransducerConfig.from_dict({"cache": True})
     with pytest.raises(ConfigError, match="use fuse_at=input on seq2seq"):
         output_module({"name": "summarize", "family": "seq2seq"})
-    gpt = {"name": "tiny_gpt", "family": "decoder", "source": "tiny", "tiny": {"arch": "gpt2", "hidden": 32, "layers": 2, "heads": 2}}
+    gpt = {"name": "tiny_gpt", "architecture": "decoder", "source": "tiny", "tiny": {"arch": "gpt2", "hidden": 32, "layers": 2, "heads": 2}}
     with pytest.raises(ConfigError, match="needs an encoder-only backbone"):
         TransducerModule(backbone=gpt, task={"name": "defect", "family": "classification", "num_labels": 2},
                          transducer={"hidden": 16, "heads": 2, "fuse_at": "output", "cache": True})

@@ -22,7 +22,6 @@ The last line printed is one JSON object with the results.
 from __future__ import annotations
 
 import json
-import pickle
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from codereuse.analysis.config import ProbeConfig, check_drift_options
-from codereuse.errors import ConfigError, first_line, one_line_errors
+from codereuse.errors import ConfigError, one_line_errors
 
 # Arguments are checked before torch and transformers are imported (inside the commands): a typo
 # is answered in a fraction of a second instead of after the ~10 s those imports take.
@@ -98,19 +97,15 @@ def check_checkpoint(path: str | None) -> None:
 
 def load_module(path: str):
     """The codereuse LightningModule of a train.py checkpoint (fine-tuning or LoRA)."""
-    import torch
-
+    from codereuse.checkpoints import load_checkpoint
     from codereuse.methods.finetune import FineTuneModule
     from codereuse.methods.peft_tuning import PeftModule
 
-    try:  # read only the hyperparameters: mmap leaves the weights on disk
-        hparams = torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("hyper_parameters") or {}
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as error:
-        raise ConfigError("ckpt", path, hint=f"not a readable Lightning checkpoint: {first_line(error)}") from None
-    if "backbone" not in hparams:
+    hparams = load_checkpoint(path, "ckpt").get("hyper_parameters")  # memory-mapped: the weights stay on disk
+    if not isinstance(hparams, dict) or "backbone" not in hparams:
         raise ConfigError("ckpt", path, hint="not a codereuse train.py checkpoint (no backbone hyperparameters)")
     module_class = PeftModule if "adapter" in hparams else FineTuneModule
-    return module_class.load_from_checkpoint(path, map_location="cpu")
+    return module_class.load_from_checkpoint(path, map_location="cpu", weights_only=True)
 
 
 def parse(argv: list[str]) -> tuple[str, dict, ProbeConfig]:

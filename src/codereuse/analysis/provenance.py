@@ -48,6 +48,7 @@ def heldout_config(config: ProbeConfig, given: set[str], train_config: dict | No
 
 def checkpoint_train_config(ckpt: str) -> dict | None:
     """The resolved train config a train.py checkpoint records in its run record, if any."""
-    from codereuse.training.resume import read_checkpoint, run_record  # torch: only once a checkpoint is read
+    from codereuse.checkpoints import load_checkpoint  # torch: only once a checkpoint is read
+    from codereuse.training.resume import run_record
 
-    return run_record(read_checkpoint(ckpt), ckpt).get("config")
+    return run_record(load_checkpoint(ckpt, "ckpt", builds_model=False), ckpt).get("config")

@@ -17,12 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from codereuse.compression.settings import DistillSettings
 from codereuse.errors import ConfigError
 from codereuse.methods.base import ReuseModule, _batch_size
 from codereuse.methods.heads import classifier_inputs
+from codereuse.families import label_families
+from codereuse.methods.settings import OptimSettings, TaskSettings
 from codereuse.models import Backbone
-
-DEFAULT_DISTILL = {"temperature": 10.0, "hard_weight": 0.0, "feature_weight": 0.0, "feature_size": None}
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor | None,
@@ -42,25 +43,26 @@ def standardise(features: torch.Tensor) -> torch.Tensor:
 
 
 class DistillationModule(ReuseModule):
-    def __init__(self, backbone: dict, task: dict, distill: dict | None = None, optim: dict | None = None,
-                 seed: int = 0, freeze: dict | None = None) -> None:
-        self.distill = {**DEFAULT_DISTILL, **(distill or {})}
-        if self.distill["temperature"] <= 0:
-            raise ConfigError("distill.temperature", self.distill["temperature"], hint="a positive temperature")
-        if not 0 <= self.distill["hard_weight"] <= 1:
-            raise ConfigError("distill.hard_weight", self.distill["hard_weight"], hint="a weight in [0, 1]")
-        if self.distill["feature_weight"] < 0:
-            raise ConfigError("distill.feature_weight", self.distill["feature_weight"], hint="a weight >= 0 (0: logits only)")
-        if self.distill["feature_weight"] > 0 and not self.distill["feature_size"]:
-            raise ConfigError("distill.feature_size", None, hint="the width of the teacher's features, needed for feature distillation")
-        if task["family"] not in ("classification", "pair"):
-            raise ConfigError("task", task.get("name"), hint=f"distillation needs a classification or pair task, not {task['family']}")
+    """``distill``: :class:`DistillSettings` or its plain dict (hyperparameters hold the dict);
+    ``feature_size``: the width of the teacher's features, which feature distillation regresses onto."""
+
+    def __init__(self, backbone: dict, task: dict, distill: DistillSettings | dict, feature_size: int | None = None,
+                 optim: OptimSettings | dict | None = None, seed: int = 0, freeze: dict | None = None) -> None:
+        self.settings = DistillSettings.of(distill)
+        if self.settings.feature_weight > 0 and not feature_size:
+            raise ConfigError("distill.feature_weight", self.settings.feature_weight,
+                              hint="feature distillation needs feature_size, the width of the teacher's features")
+        settings = TaskSettings.of(task)
+        if not settings.task_family.predicts_labels:
+            raise ConfigError("task", settings.name, hint=f"distillation needs a label task ({', '.join(label_families())}), "
+                              f"not {settings.family}")
         super().__init__(backbone, task, optim, seed, freeze)
-        self.register_buffer("soft_targets", torch.empty(0, task.get("num_labels") or 2), persistent=False)
+        self._plain_hyperparameters(distill=self.settings)
+        self.register_buffer("soft_targets", torch.empty(0, self.task_settings.num_classes), persistent=False)
         self.feature_projection: nn.Linear | None = None
-        if self.distill["feature_weight"] > 0:
-            self.feature_projection = nn.Linear(self.model.head.representation_size, int(self.distill["feature_size"]))
-            self.register_buffer("feature_targets", torch.empty(0, int(self.distill["feature_size"])), persistent=False)
+        if self.settings.feature_weight > 0:
+            self.feature_projection = nn.Linear(self.model.head.representation_size, int(feature_size))
+            self.register_buffer("feature_targets", torch.empty(0, int(feature_size)), persistent=False)
 
     def adapt_backbone(self, backbone: Backbone) -> nn.Module:
         return backbone.model  # the student trains whole
@@ -72,7 +74,7 @@ class DistillationModule(ReuseModule):
         if self.feature_projection is not None:
             if features is None or features.shape != (len(logits), self.feature_projection.out_features):
                 shape = None if features is None else tuple(features.shape)
-                raise ConfigError("distill.feature_weight", self.distill["feature_weight"],
+                raise ConfigError("distill.feature_weight", self.settings.feature_weight,
                                   hint=f"needs teacher features of shape ({len(logits)}, {self.feature_projection.out_features}), got {shape}")
             self.feature_targets = standardise(features.detach().float()).to(self.device)
 
@@ -82,11 +84,11 @@ class DistillationModule(ReuseModule):
         with classifier_inputs(self.model.head) as representations:
             logits = self.model(batch).logits
         loss = distillation_loss(logits, self.soft_targets[batch["index"]], batch.get("labels"),
-                                 self.distill["temperature"], self.distill["hard_weight"])
+                                 self.settings.temperature, self.settings.hard_weight)
         if self.feature_projection is not None:
             feature_loss = F.mse_loss(self.feature_projection(representations[-1]), self.feature_targets[batch["index"]])
             self.log("train/feature_loss", feature_loss, batch_size=_batch_size(batch))
-            loss = loss + self.distill["feature_weight"] * feature_loss
+            loss = loss + self.settings.feature_weight * feature_loss
         self.log("train/loss", loss, prog_bar=True, batch_size=_batch_size(batch))
         return loss
 

@@ -16,7 +16,7 @@ Predict = Callable[[dict], torch.Tensor]  # batch -> logits
 
 def teacher_batches(teacher, records: list[dict], batch_size: int) -> Iterable[dict]:
     model = teacher.module.model
-    rows = encode_records(records, model.tokenizer, teacher.task["family"], model.spec.family,
+    rows = encode_records(records, model.tokenizer, teacher.task["family"], model.spec.architecture,
                           max_length=teacher.max_length, max_target_length=1)
     collate = Collator(model.tokenizer.pad_token_id, "test")
     for start in range(0, len(rows), batch_size):

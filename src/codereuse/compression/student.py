@@ -15,18 +15,20 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from codereuse.checkpoints import load_checkpoint
 from codereuse.data.collate import Collator
 from codereuse.data.datamodule import CodeDataModule
 from codereuse.data.types import TaskData
+from codereuse.families import family as task_family
 
 POOLING = "cls"
 IGNORE = -100  # unlabelled rows: no hard label (cross-entropy ignores them)
 
 
 def text_inputs(family: str, records: list[dict]) -> tuple[list[str], list[str] | None]:
-    if family == "pair":
-        return [r["code1"] for r in records], [r["code2"] for r in records]
-    return [r["code"] for r in records], None
+    """The texts of the family's first input and, for a paired family, of its second (cross-encoded)."""
+    fields = task_family(family).inputs
+    return [r[fields[0]] for r in records], ([r[fields[1]] for r in records] if len(fields) > 1 else None)
 
 
 def encode(records: list[dict], tokenizer, family: str, max_length: int) -> list[dict]:
@@ -110,7 +112,7 @@ def load_int8(hf_dir: str | Path, int8_path: str | Path) -> nn.Module:
     from transformers import AutoModelForSequenceClassification
 
     model = quantize_int8(AutoModelForSequenceClassification.from_pretrained(hf_dir).eval())
-    model.load_state_dict(torch.load(int8_path, map_location="cpu", weights_only=False))
+    model.load_state_dict(load_checkpoint(int8_path, "student"))
     return model.eval()
 
 

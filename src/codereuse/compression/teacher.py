@@ -15,13 +15,16 @@ import torch
 import yaml
 from tqdm.auto import tqdm
 
+from codereuse.checkpoints import load_checkpoint
 from codereuse.data.cache import Cache, cache_key
 from codereuse.data.collate import Collator, encode_records
 from codereuse.errors import ConfigError, first_line
+from codereuse.families import family as task_family, label_families
+from codereuse.methods.base import ReuseModule
 from codereuse.methods.heads import classifier_inputs
 from codereuse.models.fingerprint import weights_fingerprint
 
-DISTILLABLE = ("classification", "pair")
+DISTILLABLE = label_families()  # ("classification", "pair"): the student is a classifier
 CHECKPOINT_NAMES = ("best.ckpt", "last.ckpt")
 SOFT_LABELS_VERSION = 1
 
@@ -64,11 +67,11 @@ def find_checkpoint(path: str | Path) -> Path:
 
 def load_teacher(path: str | Path) -> Teacher:
     checkpoint_path = find_checkpoint(path)
+    checkpoint = load_checkpoint(checkpoint_path, "teacher")
     try:
-        checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
         hparams, state = checkpoint["hyper_parameters"], checkpoint["state_dict"]
-    except Exception as error:  # noqa: BLE001 - truncated, not a checkpoint, not ours: all one line
-        raise ConfigError("teacher", str(checkpoint_path), hint=f"not a readable codereuse checkpoint: {first_line(error)}") from None
+    except KeyError as error:  # a torch file, not one train.py wrote
+        raise ConfigError("teacher", str(checkpoint_path), hint=f"not a readable codereuse checkpoint: no {first_line(error)}") from None
     record = checkpoint.get("codereuse") or {}
     config = record.get("config") or _run_config(checkpoint_path)
     family = (hparams.get("task") or {}).get("family")
@@ -102,7 +105,7 @@ def teacher_targets(teacher: Teacher, records: list[dict], cache_dir: str | None
     its classifier reads, from one pass, cached under the content hashes of the teacher
     (:meth:`Teacher.fingerprint`) and of the inputs; a corrupt entry is rebuilt (``data.cache``).
     Features are stored as float16 (half the bytes; far finer than the distillation loss can tell)."""
-    fields = ("code",) if teacher.task["family"] == "classification" else ("code1", "code2")
+    fields = task_family(teacher.task["family"]).inputs
     inputs = [[r[f] for f in fields] for r in records]
     key = cache_key("soft-labels", SOFT_LABELS_VERSION, teacher.fingerprint(), teacher.max_length,
                     hashlib.sha256(json.dumps(inputs).encode()).hexdigest())
@@ -127,7 +130,7 @@ def _teacher_pass(teacher: Teacher, unlabelled: list[dict], batch_size: int, pro
     logits = []
     with classifier_inputs(model.head) as representations:
         for start in tqdm(range(0, len(unlabelled), batch_size), desc="teacher soft labels", unit="batch", disable=not progress):
-            rows = encode_records(unlabelled[start:start + batch_size], tokenizer, family, model.spec.family,
+            rows = encode_records(unlabelled[start:start + batch_size], tokenizer, family, model.spec.architecture,
                                   max_length=teacher.max_length, max_target_length=1)
             batch = collate(rows)
             batch["labels"] = torch.zeros(len(rows), dtype=torch.long)  # the heads' loss needs some; ignored
@@ -161,8 +164,14 @@ def _module_class(name: str | None, checkpoint_path: Path):
         raise ConfigError("teacher", str(checkpoint_path), hint="the checkpoint does not record its module class and "
                           "no .hydra/config.yaml is beside it")
     module_name, _, qualname = name.rpartition(".")
+    # the name comes from the file: only this project's modules are imported, only its modules built
+    if module_name.split(".")[0] != "codereuse":
+        raise ConfigError("teacher", str(checkpoint_path), hint=f"written by {name}, not a codereuse module")
     try:
-        return getattr(importlib.import_module(module_name), qualname)
+        module_class = getattr(importlib.import_module(module_name), qualname)
     except (ImportError, AttributeError):
         raise ConfigError("teacher", str(checkpoint_path), hint=f"written by {name}, which is not importable") from None
+    if not (isinstance(module_class, type) and issubclass(module_class, ReuseModule)):
+        raise ConfigError("teacher", str(checkpoint_path), hint=f"written by {name}, not a codereuse module")
+    return module_class
 

@@ -12,29 +12,30 @@ from __future__ import annotations
 import torch
 
 from codereuse.errors import ConfigError
+from codereuse.families import TaskFamily, family
 
-TEXT_FIELDS = {"classification": ("code",), "pair": ("code1", "code2"), "retrieval": ("query", "code"), "seq2seq": ("source",)}
 
-
-def encode_records(records: list[dict], tokenizer, task_family: str, backbone_family: str,
+def encode_records(records: list[dict], tokenizer, task_family: str, architecture: str,
                    max_length: int, max_target_length: int, max_query_length: int = 64, offsets: bool = False) -> list[dict]:
-    """Token ids per record; a decoder-only backbone on seq2seq gets prompt + target sequences."""
+    """Token ids per record (of the family's ``inputs``, and its ``target``); a decoder-only
+    ``architecture`` on a generating family gets prompt + target sequences."""
     if not records:
         return []
     if offsets and not getattr(tokenizer, "is_fast", False):
         raise ConfigError("model", type(tokenizer).__name__, hint="token offsets need a fast (Rust) tokenizer")
-    if task_family == "seq2seq" and backbone_family == "decoder":
-        return _encode_prompted(records, tokenizer, max_length, max_target_length, offsets)
+    spec = family(task_family)
+    if spec.generates and architecture == "decoder":
+        return _encode_prompted(records, tokenizer, spec, max_length, max_target_length, offsets)
     encoded: dict[str, list] = {}
-    for field in TEXT_FIELDS[task_family]:
-        limit = max_query_length if field == "query" else max_length
+    for field in spec.inputs:
+        limit = spec.length_limit(field, max_length, max_query_length)
         tokens = tokenizer([r[field] for r in records], truncation=True, max_length=limit, return_offsets_mapping=offsets)
         encoded[f"{field}_ids"] = tokens["input_ids"]
         if offsets:
             encoded[f"{field}_offsets"] = [[list(pair) for pair in row] for row in tokens["offset_mapping"]]
-    if task_family == "seq2seq":
-        targets = tokenizer([r["target"] for r in records], truncation=True, max_length=max_target_length)["input_ids"]
-        if backbone_family == "encoder":  # the fresh decoder starts from the backbone's <s>/[CLS]
+    if spec.generates:
+        targets = tokenizer([r[spec.target] for r in records], truncation=True, max_length=max_target_length)["input_ids"]
+        if architecture == "encoder":  # the fresh decoder starts from the backbone's <s>/[CLS]
             bos = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
             targets = [ids if ids[:1] == [bos] else [bos] + ids[: max_target_length - 1] for ids in targets]
         encoded["labels"] = targets
@@ -42,22 +43,23 @@ def encode_records(records: list[dict], tokenizer, task_family: str, backbone_fa
     for row, record in zip(rows, records):
         if "label" in record:
             row["labels"] = int(record["label"])
-        if task_family == "seq2seq":
-            row["target_text"] = record["target"]
+        if spec.generates:
+            row["target_text"] = record[spec.target]
     return rows
 
 
-def _encode_prompted(records: list[dict], tokenizer, max_length: int, max_target_length: int,
+def _encode_prompted(records: list[dict], tokenizer, spec: TaskFamily, max_length: int, max_target_length: int,
                      offsets: bool = False) -> list[dict]:
     eos = tokenizer.eos_token_id
-    encoded = tokenizer([r["source"] for r in records], add_special_tokens=False, return_offsets_mapping=offsets)
-    targets = tokenizer([r["target"] for r in records], add_special_tokens=False)["input_ids"]
+    (field,) = spec.inputs  # the prompt
+    encoded = tokenizer([r[field] for r in records], add_special_tokens=False, return_offsets_mapping=offsets)
+    targets = tokenizer([r[spec.target] for r in records], add_special_tokens=False)["input_ids"]
     rows = []
     for i, (record, source, target) in enumerate(zip(records, encoded["input_ids"], targets)):
         prompt = source[: max_length - 1] + [eos]
         answer = target[: max_target_length - 1] + [eos]
         row = {"prompt_ids": prompt, "lm_ids": prompt + answer,
-               "lm_labels": [-100] * len(prompt) + answer, "target_text": record["target"]}
+               "lm_labels": [-100] * len(prompt) + answer, "target_text": record[spec.target]}
         if offsets:  # the answer is not source text: nothing aligns to it
             row["prompt_offsets"] = [list(pair) for pair in encoded["offset_mapping"][i][: max_length - 1]] + [[0, 0]]
             row["lm_offsets"] = row["prompt_offsets"] + [[-1, -1]] * len(answer)

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from codereuse.data.collate import Collator, encode_records
 from codereuse.data.types import TaskData
+from codereuse.families import family
 
 
 class EpochSeededSampler(DistributedSampler):
@@ -38,13 +39,14 @@ class EpochSeededSampler(DistributedSampler):
 
 
 class CodeDataModule(pl.LightningDataModule):
-    def __init__(self, task: TaskData, tokenizer, backbone_family: str, max_length: int = 256,
+    def __init__(self, task: TaskData, tokenizer, architecture: str, max_length: int = 256,
                  max_target_length: int = 64, max_query_length: int = 64, batch_size: int = 16,
                  eval_batch_size: int | None = None, num_workers: int = 0, seed: int = 0,
                  max_train_examples: int | None = None, max_eval_examples: int | None = None, row_fields=None,
                  subset_seed: int | None = None) -> None:
         super().__init__()
-        self.task, self.tokenizer, self.backbone_family = task, tokenizer, backbone_family
+        # architecture: the backbone's (encoder | encoder-decoder | decoder), which decides the seq2seq rows
+        self.task, self.tokenizer, self.architecture = task, tokenizer, architecture
         self.lengths = {"max_length": max_length, "max_target_length": max_target_length, "max_query_length": max_query_length}
         self.batch_size, self.eval_batch_size = batch_size, eval_batch_size or batch_size
         self.num_workers, self.seed = num_workers, seed
@@ -59,22 +61,40 @@ class CodeDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self.encoded:
             return
-        for split, records in self.task.splits.items():
-            records = subsample(records, self.limits.get(split), self.subset_seed)
+        for split in self.task.splits:
+            records = self.records(split)
             offsets = bool(getattr(self.row_fields, "needs_offsets", False))
-            rows = encode_records(records, self.tokenizer, self.task.family, self.backbone_family, **self.lengths, offsets=offsets)
+            rows = encode_records(records, self.tokenizer, self.task.family, self.architecture, **self.lengths, offsets=offsets)
             for index, row in enumerate(rows):
                 row["index"] = index
             if self.row_fields is not None:
                 self.row_fields(split, records, rows)
             self.encoded[split] = rows
 
+    def records(self, split: str) -> list[dict]:
+        """The records of ``split`` that become its rows (row ``i`` is record ``i``): the seeded
+        ``max_*_examples`` subset, in the split's order. Needs no tokenizer and no ``setup``."""
+        return subsample(self.task.splits[split], self.limits.get(split), self.subset_seed)
+
+    def test_records(self, trainer: pl.Trainer | None = None) -> list[dict]:
+        """The test records a model is scored on: :meth:`records` of ``test``, cut to the batches
+        ``trainer`` (default: the trainer this data module is attached to) ran in its last test
+        (``trainer.limit_test_batches``); the whole subset before any test has run."""
+        records = self.records("test")
+        trainer = trainer if trainer is not None else self.trainer
+        batches = trainer.num_test_batches[0] if trainer is not None and trainer.num_test_batches else float("inf")
+        if batches != float("inf"):
+            records = records[: int(batches) * self.eval_batch_size]
+        return records
+
     def _loader(self, split: str, batch_size: int, shuffle: bool) -> DataLoader:
         rows = self.encoded[split]
         replicas, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         sampler = EpochSeededSampler(len(rows), self.seed, replicas, rank) if shuffle else None
+        # a contrastive family (in-batch negatives) drops a last partial training batch, unless it is the only one
+        drop_last = shuffle and family(self.task.family).in_batch_negatives and len(rows) > batch_size
         return DataLoader(rows, batch_size=batch_size, sampler=sampler, collate_fn=Collator(self.tokenizer.pad_token_id, split),
-                          num_workers=self.num_workers, drop_last=shuffle and self.task.family == "retrieval" and len(rows) > batch_size)
+                          num_workers=self.num_workers, drop_last=drop_last)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, shuffle=True)

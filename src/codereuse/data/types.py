@@ -2,7 +2,7 @@
 
 Every task, embedded or read from published files, ends up as a :class:`TaskData`: plain
 JSON-serialisable records per split, plus the task family that decides which head, collator
-and metrics apply. Record fields per family:
+and metrics apply (:mod:`codereuse.families`). Record fields per family (``required_fields``):
 
 - ``classification``: ``{"code": str, "label": int, ...}``
 - ``pair``:           ``{"code1": str, "code2": str, "label": int, ...}``
@@ -16,15 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from codereuse.errors import CodereuseError
+from codereuse.families import NAMES as FAMILIES
 
-FAMILIES = ("classification", "pair", "seq2seq", "retrieval")
 SPLITS = ("train", "valid", "test")
-REQUIRED_FIELDS = {
-    "classification": ("code", "label"),
-    "pair": ("code1", "code2", "label"),
-    "seq2seq": ("source", "target"),
-    "retrieval": ("query", "code"),
-}
 
 
 class DataError(CodereuseError, ValueError):

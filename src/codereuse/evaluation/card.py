@@ -8,17 +8,16 @@ import numpy as np
 
 from codereuse.data.harvest import FILE_REASONS
 from codereuse.data.types import SPLITS, TaskData
+from codereuse.families import TaskFamily, family
 
-from .floors import FITTED_ON_TRAIN, floors
+from .floors import FLOORS, floors
 
-TEXT_FIELDS = {"classification": ("code",), "pair": ("code1", "code2"),
-               "seq2seq": ("source", "target"), "retrieval": ("query", "code")}
 MAX_LABEL_ROWS = 16  # one screen: the largest classes of a 104-class POJ-104 card
 
 
 def format_card(task: TaskData) -> str:
     """Plain-text card: source, split sizes, label balance, kinds, lengths, skips, floors."""
-    counts = task.counts()
+    counts, spec = task.counts(), family(task.family)
     lines = [f"== {task.name} [{task.family}] ==",
              f"source    {task.source or '(not recorded)'}",
              "splits    " + " | ".join(f"{s} {counts[s]:,}" for s in SPLITS) + f" | total {sum(counts.values()):,}"]
@@ -36,7 +35,7 @@ def format_card(task: TaskData) -> str:
     if kinds:
         total = sum(kinds.values())
         lines.append("kinds     " + ", ".join(f"{k} {100 * n / total:.1f}%" for k, n in kinds.most_common()))
-    for field in TEXT_FIELDS[task.family]:
+    for field in spec.described_fields:
         texts = [r[field] for s in SPLITS for r in task.splits[s]]
         lines.append(f"length    {field:<7} chars {_percentiles([len(t) for t in texts])}"
                      f"   tokens {_percentiles([len(t.split()) for t in texts])}  (p50/p90/p99)")
@@ -44,18 +43,18 @@ def format_card(task: TaskData) -> str:
     other = ", ".join(f"{k} {v}" for k, v in sorted(task.skipped.items()) if k not in FILE_REASONS)
     lines.append(f"skipped   files: {files}" + (f"; other: {other}" if other else ""))
     lines.extend(f"warning   {text}" for text in task.notes)  # e.g. a split under half its target size
-    if task.family == "pair":
-        lines.append(_functions_line(task))
+    if spec.paired:
+        lines.append(_functions_line(task, spec))
     scores = floors(task)
-    note = f"test split; fitted on train: {FITTED_ON_TRAIN[task.family]}"
+    note = f"test split; fitted on train: {FLOORS[task.family].fitted}"
     lines.append("baseline  " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()) + f"  ({note})")
     return "\n".join(lines)
 
 
-def _functions_line(task: TaskData) -> str:
+def _functions_line(task: TaskData, spec: TaskFamily) -> str:
     """Distinct functions (by content) per split, and how many evaluated ones train pairs hold:
     pairs split by pair, not by function, let a model meet a test function in training."""
-    seen = {s: {r[f] for r in task.splits[s] for f in ("code1", "code2")} for s in SPLITS}
+    seen = {s: {r[f] for r in task.splits[s] for f in spec.inputs} for s in SPLITS}
     return "functions train " + f"{len(seen['train']):,}" + "".join(
         f" | {s} {len(seen[s]):,} ({len(seen[s] & seen['train']):,} also in train)" for s in ("valid", "test"))
 

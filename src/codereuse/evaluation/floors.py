@@ -14,10 +14,13 @@ both sides and its differences. A floor's name ends in the metric it sits beside
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from codereuse.data.types import TaskData
+from codereuse.families import TEXT, family
 
 from codereuse.data.tokens import jaccard, words
 
@@ -27,9 +30,10 @@ RETRIEVAL_POOL = 1000
 def floors(task: TaskData, test_records: list[dict] | None = None) -> dict[str, float]:
     """Named floor scores on ``test_records`` (default: the test split), fitted on train."""
     test = task.splits["test"] if test_records is None else test_records
-    if task.family == "seq2seq":  # mean smoothed sentence BLEU, scored as the models are
+    spec = family(task.family)
+    if spec.output is TEXT:  # mean smoothed sentence BLEU, scored as the models are
         from codereuse.metrics.text import smoothed_bleu  # sacrebleu: only needed here
-        targets = [r["target"] for r in test]
+        targets = [r[spec.target] for r in test]
         return {name: smoothed_bleu(predict(), targets) for name, predict in _predictors(task, test).items()}
     return {name: float(np.mean(scores)) if len(scores) else 0.0
             for name, scores in floor_scores(task, test).items()}
@@ -41,16 +45,17 @@ def floor_scores(task: TaskData, test_records: list[dict] | None = None,
     correctness for accuracy floors, the reciprocal rank for MRR floors, smoothed sentence BLEU
     (a fraction) for BLEU floors."""
     test = task.splits["test"] if test_records is None else test_records
+    spec = family(task.family)
     predictors = _predictors(task, test)
     scores = {}
     for name in names or tuple(predictors):
         predicted = predictors[name]()
-        if task.family in ("classification", "pair"):
+        if spec.predicts_labels:
             scores[name] = (np.asarray(predicted) == np.array([r["label"] for r in test])).astype(float)
-        elif task.family == "seq2seq":
+        elif spec.output is TEXT:
             from codereuse.metrics.text import smoothed_bleu
-            scores[name] = np.array([smoothed_bleu([p], [r["target"]]) for p, r in zip(predicted, test)])
-        else:
+            scores[name] = np.array([smoothed_bleu([p], [r[spec.target]]) for p, r in zip(predicted, test)])
+        else:  # ranking: the predictors give reciprocal ranks
             scores[name] = np.asarray(predicted, dtype=float)
     return scores
 
@@ -68,36 +73,57 @@ def floor(task: TaskData, test_records: list[dict] | None = None) -> tuple[str, 
 
 def floor_predictions(task: TaskData, name: str, test_records: list[dict]) -> list[int] | None:
     """The labels floor ``name`` predicts for ``test_records`` (label-predicting floors only)."""
-    if task.family not in ("classification", "pair"):
+    if not family(task.family).predicts_labels:
         return None
     predict = _predictors(task, test_records).get(name)
     return None if predict is None else np.asarray(predict()).tolist()
 
 
-# which floors fit something on train, for the card's note
-FITTED_ON_TRAIN = {"classification": "majority, tfidf_logreg", "pair": "all three",
-                   "seq2seq": "nearest_target", "retrieval": "tfidf"}
-
-
 def _predictors(task: TaskData, test: list[dict]) -> dict:
-    """Floor name -> a function giving its predictions: labels (classification, pair), strings
-    (seq2seq) or reciprocal ranks (retrieval). Lazy, so one floor can be scored alone."""
-    train = task.splits["train"]
-    if task.family == "classification":
-        from .lexical_floors import tfidf_logreg_predictions  # scikit-learn: only needed here
-        return {"majority_accuracy": lambda: np.full(len(test), _majority(train)),
-                "tfidf_logreg_accuracy": lambda: tfidf_logreg_predictions(train, test)}
-    if task.family == "pair":
-        from .pair_floors import FLOORS, pair_floor_predictions
-        return {name: (lambda name=name: pair_floor_predictions(train, test, names=(name,))[name])
-                for name in FLOORS}
-    if task.family == "seq2seq":
-        from .lexical_floors import nearest_targets
-        return {"copy_bleu": lambda: [r["source"] for r in test],
-                "nearest_target_bleu": lambda: nearest_targets(train, test)}
+    """Floor name -> a function giving its predictions: labels (label families), strings (text) or
+    reciprocal ranks (ranking). Lazy, so one floor can be scored alone."""
+    return FLOORS[task.family].predictors(task.splits["train"], test)
+
+
+def _classification_floors(train: list[dict], test: list[dict]) -> dict:
+    from .lexical_floors import tfidf_logreg_predictions  # scikit-learn: only needed here
+    return {"majority_accuracy": lambda: np.full(len(test), _majority(train)),
+            "tfidf_logreg_accuracy": lambda: tfidf_logreg_predictions(train, test)}
+
+
+def _pair_floors(train: list[dict], test: list[dict]) -> dict:
+    from .pair_floors import FLOORS as PAIR_FLOORS, pair_floor_predictions
+    return {name: (lambda name=name: pair_floor_predictions(train, test, names=(name,))[name])
+            for name in PAIR_FLOORS}
+
+
+def _seq2seq_floors(train: list[dict], test: list[dict]) -> dict:
+    from .lexical_floors import nearest_targets
+    return {"copy_bleu": lambda: [r["source"] for r in test],
+            "nearest_target_bleu": lambda: nearest_targets(train, test)}
+
+
+def _retrieval_floors(train: list[dict], test: list[dict]) -> dict:
     from .lexical_floors import tfidf_similarities
     return {"overlap_mrr": lambda: pooled_reciprocal_ranks(test, _overlaps),
             "tfidf_mrr": lambda: pooled_reciprocal_ranks(test, tfidf_similarities(train))}
+
+
+@dataclass(frozen=True)
+class FloorSet:
+    """A family's floors: ``predictors(train, test)`` gives floor name -> lazy predictions, each
+    name ending in the family's ``output.floor_metric``; ``fitted`` says which fit on train (the card's note)."""
+    predictors: Callable[[list[dict], list[dict]], dict]
+    fitted: str
+
+
+# the floors of each task family (codereuse.families.FAMILIES), by family name
+FLOORS: dict[str, FloorSet] = {
+    "classification": FloorSet(_classification_floors, "majority, tfidf_logreg"),
+    "pair": FloorSet(_pair_floors, "all three"),
+    "seq2seq": FloorSet(_seq2seq_floors, "nearest_target"),
+    "retrieval": FloorSet(_retrieval_floors, "tfidf"),
+}
 
 
 def _majority(train: list[dict]) -> int:

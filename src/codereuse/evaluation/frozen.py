@@ -25,19 +25,19 @@ import torch
 from codereuse.data.cache import default_cache_dir
 from codereuse.evaluation.floors import pooled_reciprocal_ranks
 from codereuse.evaluation.verdict import standard_error
+from codereuse.families import RANKING, TaskFamily, family as task_family
 
 # Enough examples for a linear probe on a few hundred dimensions, few enough to encode in minutes.
 MAX_TRAIN = 4000
-FIELDS = {"classification": ("code",), "pair": ("code1", "code2")}
 # inverse regularisation strengths of the probe, chosen on validation: standardised features of a
 # few hundred dimensions need strong regularisation at a few thousand examples
 C_GRID = (0.001, 0.01, 0.1, 1.0)
-NAMES = {"classification": "linear_probe_accuracy", "pair": "linear_probe_accuracy", "retrieval": "zero_shot_mrr"}
 
 
 @dataclass
 class FrozenReference:
-    name: str  # linear_probe_accuracy | zero_shot_mrr: the suffix names the metric it sits beside
+    # the family's output.frozen_reference (linear_probe_accuracy | zero_shot_mrr): the suffix names the metric it sits beside
+    name: str
     per_example: np.ndarray  # 0/1 correctness or reciprocal rank of every evaluated test record
 
     @property
@@ -84,45 +84,48 @@ class Encoder:
 def frozen_reference(encoder, family: str, train_records: list[dict], test_records: list[dict], *,
                      max_length: int, max_query_length: int, valid_records: list[dict] = (),
                      seed: int = 0) -> FrozenReference | None:
-    """The frozen model's score on ``test_records`` (None for seq2seq); the probe is fitted on (up to
-    :data:`MAX_TRAIN` of) ``train_records`` with its inverse regularisation from :data:`C_GRID`
-    chosen on ``valid_records`` (the grid's middle when there are none). ``encoder(texts,
-    max_length)`` gives pooled features."""
-    if family == "retrieval":
-        return _zero_shot(encoder, test_records, max_length, max_query_length)
-    if family not in FIELDS:
+    """The frozen model's score on ``test_records`` (None for a family without a frozen reference:
+    seq2seq); the probe is fitted on (up to :data:`MAX_TRAIN` of) ``train_records`` with its inverse
+    regularisation from :data:`C_GRID` chosen on ``valid_records`` (the grid's middle when there are
+    none). ``encoder(texts, max_length)`` gives pooled features."""
+    spec = task_family(family)
+    if spec.output is RANKING:
+        return _zero_shot(encoder, spec, test_records, max_length, max_query_length)
+    if not spec.predicts_labels:
         return None
     splits = {"train": _subset(train_records, MAX_TRAIN, seed), "valid": _subset(list(valid_records), MAX_TRAIN, seed),
               "test": test_records}
-    x = {name: _features(encoder, records, family, max_length) for name, records in splits.items()}
+    x = {name: _features(encoder, records, spec, max_length) for name, records in splits.items()}
     y = {name: np.array([r["label"] for r in records]) for name, records in splits.items()}
     c = _chosen_c(x["train"], y["train"], x["valid"], y["valid"])
-    return FrozenReference(NAMES[family], (_probe(x["train"], y["train"], x["test"], c) == y["test"]).astype(float))
+    correct = (_probe(x["train"], y["train"], x["test"], c) == y["test"]).astype(float)
+    return FrozenReference(spec.output.frozen_reference, correct)
 
 
-def _zero_shot(encoder, records: list[dict], max_length: int, max_query_length: int) -> FrozenReference:
+def _zero_shot(encoder, spec: TaskFamily, records: list[dict], max_length: int, max_query_length: int) -> FrozenReference:
     """Cosine of frozen query and code embeddings, ranked in the lexical floors' pools."""
+    query, code = spec.inputs
     embedded = {}
-    for field, length in (("query", max_query_length), ("code", max_length)):
+    for field in spec.inputs:
         texts = [r[field] for r in records]
-        embedded[field] = dict(zip(texts, _normalised(encoder(texts, length))))
+        embedded[field] = dict(zip(texts, _normalised(encoder(texts, spec.length_limit(field, max_length, max_query_length)))))
 
     def similarity(queries: list[str], codes: list[str]) -> np.ndarray:
-        return np.stack([embedded["query"][q] for q in queries]) @ np.stack([embedded["code"][c] for c in codes]).T
+        return np.stack([embedded[query][q] for q in queries]) @ np.stack([embedded[code][c] for c in codes]).T
 
-    return FrozenReference(NAMES["retrieval"], pooled_reciprocal_ranks(records, similarity))
+    return FrozenReference(spec.output.frozen_reference, pooled_reciprocal_ranks(records, similarity))
 
 
-def _features(encoder, records: list[dict], family: str, max_length: int) -> np.ndarray:
+def _features(encoder, records: list[dict], spec: TaskFamily, max_length: int) -> np.ndarray:
     """One row per record; each distinct text is encoded once (pair tasks repeat functions)."""
-    fields = FIELDS[family]
+    fields = spec.inputs
     if not records:
         return np.zeros((0, 0), dtype=np.float32)
     texts = sorted({r[f] for r in records for f in fields})
     position = {text: i for i, text in enumerate(texts)}
     pooled = torch.from_numpy(encoder(texts, max_length))
     sides = [pooled[[position[r[f]] for r in records]] for f in fields]
-    if family == "pair":
+    if spec.paired:  # the pair head's input
         from codereuse.methods.heads import pair_features
 
         return pair_features(*sides).numpy()

@@ -5,60 +5,53 @@ decides what of the pre-trained backbone trains (freeze policy, peft adapter, tr
 """
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from transformers import get_linear_schedule_with_warmup
 
 from codereuse.errors import ConfigError
 from codereuse.methods.freeze import count_parameters
+from codereuse.methods.settings import OptimSettings, TaskSettings
 from codereuse.methods.task_model import TaskModel
-from codereuse.metrics import exact_match, mean_reciprocal_rank, smoothed_bleu
-from codereuse.metrics.by_kind import accuracy_by_kind
-from codereuse.metrics.classification import classification_metrics
+from codereuse.metrics.by_kind import record_kinds
 from codereuse.models import Backbone, BackboneSpec, load_backbone
-from codereuse.utils.distributed import gather_lists
-
-# head_lr: the task head's own learning rate (null: ``lr``); an adapter and the head it feeds
-# often want different step sizes, and a comparison can then hold the head's fixed across arms
-DEFAULT_OPTIM = {"lr": 5e-5, "weight_decay": 0.01, "warmup_ratio": 0.1, "head_lr": None}
-
 
 class ReuseModule(pl.LightningModule, ABC):
-    def __init__(self, backbone: dict, task: dict, optim: dict | None = None, seed: int = 0, freeze: dict | None = None) -> None:
+    """``task`` and ``optim`` are :class:`TaskSettings` / :class:`OptimSettings` or the plain dicts
+    Hydra passes and checkpoints store; hyperparameters always hold the plain dicts. ``optim=None``
+    builds a module that cannot train (evaluation, a loaded teacher)."""
+
+    def __init__(self, backbone: dict, task: TaskSettings | dict, optim: OptimSettings | dict | None = None, seed: int = 0,
+                 freeze: dict | None = None) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.optim = {**DEFAULT_OPTIM, **(optim or {})}
-        head_lr = self.optim["head_lr"]
-        if head_lr is not None and (isinstance(head_lr, bool) or not isinstance(head_lr, (int, float)) or head_lr <= 0):
-            raise ConfigError("strategy.optim.head_lr", head_lr, hint="a positive learning rate, or null for optim.lr")
-        self.family = task["family"]
+        self._plain_hyperparameters(task=task, optim=optim)
+        self.optim = None if optim is None else OptimSettings.of(optim)
+        self.task_settings = TaskSettings.of(task)
+        self.family = self.task_settings.task_family
         loaded = load_backbone(BackboneSpec.from_dict(backbone))
         self.tokenizer = loaded.tokenizer
         self.backbone_params = count_parameters(loaded.model)[1]  # before any adapter is added
-        self.model = TaskModel(
-            self.adapt_backbone(loaded), loaded.tokenizer, loaded.spec, self.family,
-            num_labels=task.get("num_labels"), dropout=task.get("dropout", 0.1),
-            decoder_layers=task.get("decoder_layers", 2), max_target_length=task.get("max_target_length", 64),
-            through_wrapper=self.through_wrapper, head_hidden=task.get("head_hidden"),
-        )
+        self.model = TaskModel(self.adapt_backbone(loaded), loaded.tokenizer, loaded.spec, self.task_settings,
+                               through_wrapper=self.through_wrapper)
         self.model.input_fusion = self.build_input_fusion(self.model)
         self.model.output_fusion = self.build_output_fusion(self.model)
         if self.parameter_counts()["trainable_params"] == 0:
             raise ConfigError("freeze", (freeze or {}).get("name"), hint=f"nothing would train: {loaded.spec.name} has no "
-                              f"task head of its own on {self.family} tasks; choose a policy that leaves layers trainable")
-        if self.family in ("classification", "pair"):
-            self.val_metrics = classification_metrics(task.get("num_labels") or 2, "val/")
-            self.test_metrics = classification_metrics(task.get("num_labels") or 2, "test/")
+                              f"task head of its own on {self.family.name} tasks; choose a policy that leaves layers trainable")
+        self.model.outputs.add_metrics(self, self.task_settings)
         self._outputs: dict[str, list] = {}
         # from_pretrained() returns eval mode and Lightning keeps each module's mode: without this,
         # trainable layers would train without dropout
         self.train()
 
-    # the kind of each test row (codereuse.metrics.by_kind), set by cli.train: test/acc/<kind> is logged
+    # the kind of each test row (codereuse.metrics.by_kind), read from the data module at test start:
+    # test/acc/<kind> is logged
     test_kinds: list[str | None] | None = None
     through_wrapper = False  # set by strategies whose adapter acts in the wrapper's forward
 
@@ -114,54 +107,30 @@ class ReuseModule(pl.LightningModule, ABC):
     def _eval_step(self, batch: dict, stage: str) -> None:
         output = self.model(batch)
         self.log(f"{stage}/loss", output.loss, sync_dist=True, batch_size=_batch_size(batch))
-        store = self._outputs.setdefault(stage, [])
-        if self.family in ("classification", "pair"):
-            predicted = output.logits.argmax(dim=-1)
-            getattr(self, f"{stage}_metrics").update(predicted, batch["labels"])
-            if stage == "test" and self.test_kinds and "index" in batch:  # accuracy per example kind
-                store.append((batch["index"], predicted, batch["labels"]))
-        elif self.family == "retrieval":
-            store.append((self.model.embed_queries(batch), self.model.embed_codes(batch)))
-        else:
-            predictions = self.model.generate(batch, num_beams=self.hparams.task.get("num_beams", 1))
-            store.extend(zip(predictions, batch["target_text"]))
+        self.model.outputs.eval_step(self, batch, output, stage, self._outputs.setdefault(stage, []))
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
+
+    def on_test_epoch_start(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.family.predicts_labels and hasattr(datamodule, "records"):  # test row i is record i
+            self.test_kinds = record_kinds(datamodule.records("test"))
 
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test")
 
     def _eval_epoch_end(self, stage: str) -> None:
-        store = self._outputs.pop(stage, [])
-        if self.family in ("classification", "pair"):
-            metrics = getattr(self, f"{stage}_metrics")
-            self.log_dict(metrics.compute())
-            metrics.reset()
-            if store:  # logged, so they also come back from spawned DDP workers
-                indices, predicted, labels = (self.all_gather(torch.cat([row[k] for row in store])).reshape(-1).tolist()
-                                              for k in range(3))
-                # dicts: DDP's padded repeats of an example collapse into one
-                by_kind = accuracy_by_kind(self.test_kinds, dict(zip(indices, labels)), dict(zip(indices, predicted)))
-                for kind, value in by_kind.items():
-                    self.log(f"test/acc/{kind}", value)
-        elif self.family == "retrieval" and store:
-            queries = self.all_gather(torch.cat([q for q, _ in store])).reshape(-1, store[0][0].shape[-1])
-            codes = self.all_gather(torch.cat([c for _, c in store])).reshape(-1, store[0][1].shape[-1])
-            self.log(f"{stage}/mrr", mean_reciprocal_rank(queries @ codes.T), rank_zero_only=True)
-        elif self.family == "seq2seq":
-            pairs = gather_lists(store)
-            predictions, references = [p for p, _ in pairs], [r for _, r in pairs]
-            self.log(f"{stage}/bleu", smoothed_bleu(predictions, references), rank_zero_only=True)
-            self.log(f"{stage}/em", exact_match(predictions, references), rank_zero_only=True)
-            self.examples = pairs[:5]
+        # logs the family's metrics (codereuse.families: output.metrics) as <stage>/<metric>
+        self.model.outputs.eval_epoch_end(self, stage, self._outputs.pop(stage, []))
 
     # --- checkpoints (the run record) ----------------------------------------------------------------
-    run_record: dict | None = None  # {"config", "overrides"} of the train.py run, set by cli.train
-
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # who wrote it and how it was configured: resume, teacher loading and drift analysis read this
-        checkpoint["codereuse"] = {"module_class": module_class_name(self), **(self.run_record or {"config": None})}
+        # who wrote it; train.py's RunRecord callback adds how it was configured ("config",
+        # "overrides"): resume, teacher loading and drift analysis read this
+        record = checkpoint.setdefault("codereuse", {})
+        record["module_class"] = module_class_name(self)
+        record.setdefault("config", None)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         written = (checkpoint.get("codereuse") or {}).get("module_class")
@@ -172,7 +141,7 @@ class ReuseModule(pl.LightningModule, ABC):
     def parameter_groups(self) -> list[dict]:
         """One AdamW group of every trainable parameter, or, with ``optim.head_lr``, the head's
         parameters in a group of their own at that rate (the warmup schedule scales both)."""
-        head_lr = self.optim.get("head_lr")
+        head_lr = self.optim.head_lr if self.optim is not None else None
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         if head_lr is None:
             return [{"params": trainable}]
@@ -182,10 +151,17 @@ class ReuseModule(pl.LightningModule, ABC):
         return [*groups, {"params": [p for p in trainable if id(p) in head_ids], "lr": float(head_lr)}]
 
     def configure_optimizers(self):
-        optimizer = torch.optim.AdamW(self.parameter_groups(), lr=self.optim["lr"], weight_decay=self.optim["weight_decay"])
-        total = max(int(self.trainer.estimated_stepping_batches), 1)
-        schedule = get_linear_schedule_with_warmup(optimizer, int(self.optim["warmup_ratio"] * total), total)
+        if self.optim is None:
+            raise ConfigError("strategy.optim", None, hint="training needs optimiser settings (lr, weight_decay, warmup_ratio)")
+        optimizer, schedule = self.optim.build(self.parameter_groups(), self.trainer.estimated_stepping_batches)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def _plain_hyperparameters(self, **given) -> None:
+        """Hyperparameters hold plain data (checkpoints, loggers): settings objects as their dicts."""
+        plain = {key: value.to_dict() for key, value in given.items() if value is not None and not isinstance(value, Mapping)}
+        if plain:
+            self.hparams.update(plain)
+            self._hparams_initial = copy.deepcopy(self._hparams)
 
 
 def dropout_seed(seed: int, step: int, micro_batch: int, rank: int) -> int:

@@ -20,13 +20,13 @@ class FineTuneModule(ReuseModule):
 
     def adapt_backbone(self, backbone: Backbone) -> nn.Module:
         self.frozen_modules = self.policy.apply(backbone.model)
-        if backbone.spec.family == "encoder-decoder" and self.family != "seq2seq":
+        if backbone.spec.architecture == "encoder-decoder" and not self.family.generates:
             # only the encoder is used off seq2seq tasks: an unused decoder must not count as trainable
             for parameter in backbone.model.get_decoder().parameters():
                 parameter.requires_grad = False
         if self.policy.cache:
-            if backbone.spec.family != "encoder":
-                raise ConfigError("freeze.cache", True, hint=f"prefix caching needs an encoder-only backbone; {backbone.spec.name} is {backbone.spec.family}")
+            if backbone.spec.architecture != "encoder":
+                raise ConfigError("freeze.cache", True, hint=f"prefix caching needs an encoder-only backbone; {backbone.spec.name} is {backbone.spec.architecture}")
             self.prefix_cache = PrefixCache(backbone.model, self.policy.frozen_prefix_depth(num_layers(backbone.model)))
         return backbone.model
 

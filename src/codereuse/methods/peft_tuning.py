@@ -31,12 +31,12 @@ class PeftModule(ReuseModule):
         super().__init__(backbone, task, optim, seed)
 
     def adapt_backbone(self, backbone: Backbone) -> nn.Module:
-        if self.method == "prefix" and backbone.spec.family == "encoder-decoder" and self.family != "seq2seq":
+        if self.method == "prefix" and backbone.spec.architecture == "encoder-decoder" and not self.family.generates:
             # peft puts seq2seq prefixes in the decoder, which these tasks never run: nothing would train
             raise ConfigError("strategy", "prefix", "lora, prompt",
                               f"prefix tuning of encoder-decoder {backbone.spec.name} only works on seq2seq tasks")
         try:
-            config = CONFIGS[self.method](task_type=TASK_TYPES[backbone.spec.family], **self.adapter_options)
+            config = CONFIGS[self.method](task_type=TASK_TYPES[backbone.spec.architecture], **self.adapter_options)
         except TypeError as error:
             raise ConfigError(f"strategy.adapter ({self.method})", self.adapter_options, hint=str(error)) from None
         try:

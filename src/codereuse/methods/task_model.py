@@ -1,58 +1,45 @@
 """A backbone plus the head of a task family, as a plain ``nn.Module`` (no Lightning).
 
-Families and their batches (built by ``codereuse.data.collate``):
-- classification: ``code_ids/code_mask/labels``
-- pair:           ``code1_*``, ``code2_*``, ``labels`` (both sides through the same encoder)
-- retrieval:      ``query_*``, ``code_*`` (in-batch contrastive loss; scores for MRR)
-- seq2seq:        ``source_*`` and ``labels`` (target ids, -100 padding); decoder-only backbones get
-                  ``lm_*`` (prompt + target) and ``prompt_*`` (left-padded, for generation)
+Batches (built by ``codereuse.data.collate``) hold ``<field>_ids/<field>_mask`` per input of the
+family (``codereuse.families``), and:
+- label families (classification, pair): ``labels``; a paired family's two inputs go through the
+  same encoder and the head reads ``[u, v, |u - v|, u * v]``
+- ranking (retrieval): nothing more (in-batch contrastive loss; scores for MRR)
+- text (seq2seq): ``labels`` (target ids, -100 padding); decoder-only backbones get ``lm_*``
+  (prompt + target) and ``prompt_*`` (left-padded, for generation)
+The head, loss and metrics of each output kind are in :mod:`codereuse.methods.outputs`.
 """
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from codereuse.methods.decoder import FreshDecoder
-from codereuse.methods.heads import ClassificationHead, identity_projection, pair_features
+from codereuse.methods.heads import pair_features
+from codereuse.methods.outputs import TaskOutput, handler
+from codereuse.methods.settings import TaskSettings
 from codereuse.models.pooling import pool
 from codereuse.models.spec import BackboneSpec
+
+__all__ = ["RETRIEVAL_SCALE", "TaskModel", "TaskOutput"]
 
 RETRIEVAL_SCALE = 20.0  # inverse temperature of the in-batch softmax (sentence-transformers' default)
 
 
-@dataclass
-class TaskOutput:
-    loss: torch.Tensor
-    logits: torch.Tensor | None = None
-
-
 class TaskModel(nn.Module):
-    def __init__(self, backbone: nn.Module, tokenizer, spec: BackboneSpec, family: str,
-                 num_labels: int | None = None, dropout: float = 0.1, decoder_layers: int = 2,
-                 max_target_length: int = 64, through_wrapper: bool = False, head_hidden: int | None = None) -> None:
+    def __init__(self, backbone: nn.Module, tokenizer, spec: BackboneSpec, task: TaskSettings,
+                 through_wrapper: bool = False) -> None:
         super().__init__()
-        self.backbone, self.spec, self.family = backbone, spec, family
+        self.backbone, self.spec, self.family = backbone, spec, task.task_family
         self.tokenizer = tokenizer
-        self.max_target_length = max_target_length
+        self.max_target_length = task.max_target_length
         # peft's prompt/prefix methods act in the wrapper's forward, so we must call the whole model
         self.through_wrapper = through_wrapper
         self.prefix_cache = None  # a methods.prefix_cache.PrefixCache when freeze.cache=true
         self.input_fusion: nn.Module | None = None  # a strategy's hook on the input embeddings (the transducer's input fusion)
         self.output_fusion: nn.Module | None = None  # ... and on the last-layer token states, before pooling
-        hidden = backbone.config.hidden_size
-        head_hidden = head_hidden or hidden  # task.head_hidden: the pair head at H is 4H x H (2.6% of MiniLM)
-        if family == "classification":
-            self.head = ClassificationHead(hidden, head_hidden, num_labels, dropout)
-        elif family == "pair":
-            self.head = ClassificationHead(4 * hidden, head_hidden, num_labels or 2, dropout)
-        elif family == "retrieval":
-            self.head = identity_projection(hidden)
-        elif family == "seq2seq" and spec.family == "encoder":
-            heads = backbone.config.num_attention_heads
-            self.decoder = FreshDecoder(backbone.get_input_embeddings(), heads, decoder_layers, max_target_length + 2, dropout)
+        self.outputs = handler(self.family)  # the family's head, loss and metrics
+        self.outputs.build(self, task)
 
     def head_modules(self) -> list[nn.Module]:
         """The task head (and a fresh decoder); parameters shared with the backbone are not its own."""
@@ -78,9 +65,9 @@ class TaskModel(nn.Module):
             return self.prefix_cache.hidden_states(ids, mask, keys)
         if embeds is None:
             embeds = self.backbone.get_input_embeddings()(ids)
-        if self.spec.family == "encoder":
+        if self.spec.architecture == "encoder":
             return self.backbone(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
-        if self.spec.family == "encoder-decoder":
+        if self.spec.architecture == "encoder-decoder":
             if not self.through_wrapper:
                 return self.backbone.get_encoder()(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
             start = torch.full((ids.shape[0], 1), self.backbone.config.decoder_start_token_id, device=ids.device)
@@ -102,38 +89,35 @@ class TaskModel(nn.Module):
 
     # --- forward per family ---------------------------------------------------------------------
     def forward(self, batch: dict) -> TaskOutput:
-        if self.family == "classification":
-            logits = self.head(self.embed(batch, "code"))
-            return TaskOutput(F.cross_entropy(logits, batch["labels"]), logits)
-        if self.family == "pair":
-            first, second = self.embed(batch, "code1"), self.embed(batch, "code2")
-            logits = self.head(pair_features(first, second))
-            return TaskOutput(F.cross_entropy(logits, batch["labels"]), logits)
-        if self.family == "retrieval":
-            scores = self.retrieval_scores(self.embed_queries(batch), self.embed_codes(batch))
-            targets = torch.arange(scores.shape[0], device=scores.device)
-            return TaskOutput(F.cross_entropy(scores, targets), scores)
-        return TaskOutput(self.seq2seq_loss(batch))
+        return self.outputs.forward(self, batch)
+
+    def label_features(self, batch: dict) -> torch.Tensor:
+        """What a label head reads: the pooled input, or ``[u, v, |u - v|, u * v]`` of a pair."""
+        pooled = [self.embed(batch, field) for field in self.family.inputs]
+        return pair_features(*pooled) if self.family.paired else pooled[0]
 
     def embed_queries(self, batch: dict) -> torch.Tensor:
-        return F.normalize(self.head(self.embed(batch, "query")), dim=-1)
+        """Normalised embeddings of a ranking family's first input (retrieval's queries)."""
+        return F.normalize(self.head(self.embed(batch, self.family.inputs[0])), dim=-1)
 
     def embed_codes(self, batch: dict) -> torch.Tensor:
-        return F.normalize(self.head(self.embed(batch, "code")), dim=-1)
+        """... and of its second (retrieval's code)."""
+        return F.normalize(self.head(self.embed(batch, self.family.inputs[1])), dim=-1)
 
     @staticmethod
     def retrieval_scores(queries: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
         return RETRIEVAL_SCALE * queries @ codes.T
 
     def seq2seq_loss(self, batch: dict) -> torch.Tensor:
-        if self.spec.family == "encoder-decoder":
-            return self.backbone(inputs_embeds=self.input_embeddings(batch, "source"), attention_mask=batch["source_mask"],
+        (source,) = self.family.inputs
+        if self.spec.architecture == "encoder-decoder":
+            return self.backbone(inputs_embeds=self.input_embeddings(batch, source), attention_mask=batch[f"{source}_mask"],
                                  labels=batch["labels"]).loss
-        if self.spec.family == "decoder":
+        if self.spec.architecture == "decoder":
             return self.backbone(inputs_embeds=self.input_embeddings(batch, "lm"), attention_mask=batch["lm_mask"],
                                  labels=batch["lm_labels"]).loss
-        memory = self.field_states(batch, "source")
-        memory_mask = _widen(batch["source_mask"], memory.shape[1])
+        memory = self.field_states(batch, source)
+        memory_mask = _widen(batch[f"{source}_mask"], memory.shape[1])
         labels = batch["labels"]
         decoder_in = labels[:, :-1].masked_fill(labels[:, :-1] == -100, self.tokenizer.pad_token_id)
         logits = self.decoder(decoder_in, memory, memory_mask)
@@ -143,16 +127,17 @@ class TaskModel(nn.Module):
     @torch.no_grad()
     def generate(self, batch: dict, num_beams: int = 1) -> list[str]:
         tokenizer, limit = self.tokenizer, self.max_target_length
-        if self.spec.family == "encoder-decoder":
-            ids = self.backbone.generate(**self._generation_inputs(batch, "source"), attention_mask=batch["source_mask"],
+        (source,) = self.family.inputs
+        if self.spec.architecture == "encoder-decoder":
+            ids = self.backbone.generate(**self._generation_inputs(batch, source), attention_mask=batch[f"{source}_mask"],
                                          max_new_tokens=limit, num_beams=num_beams)
-        elif self.spec.family == "decoder":
+        elif self.spec.architecture == "decoder":
             prompt = batch["prompt_ids"]
             ids = self.backbone.generate(**self._generation_inputs(batch, "prompt"), attention_mask=batch["prompt_mask"], max_new_tokens=limit,
                                          num_beams=num_beams, pad_token_id=tokenizer.pad_token_id)[:, prompt.shape[1]:]
         else:
-            memory = self.field_states(batch, "source")
-            memory_mask = _widen(batch["source_mask"], memory.shape[1])
+            memory = self.field_states(batch, source)
+            memory_mask = _widen(batch[f"{source}_mask"], memory.shape[1])
             ids = self.decoder.generate(memory, memory_mask, _bos(tokenizer), _eos(tokenizer), limit, num_beams=num_beams)
         texts = tokenizer.batch_decode(_truncate_eos(ids, _eos(tokenizer)), skip_special_tokens=True)
         return [text.strip() for text in texts]
@@ -163,7 +148,7 @@ class TaskModel(nn.Module):
         inputs = {"input_ids": batch[f"{field}_ids"]}
         if self.input_fusion is not None:
             inputs["inputs_embeds"] = self.input_embeddings(batch, field)
-            if self.spec.family == "encoder-decoder":
+            if self.spec.architecture == "encoder-decoder":
                 del inputs["input_ids"]
         return inputs
 

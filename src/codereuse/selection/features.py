@@ -24,6 +24,7 @@ import torch
 from codereuse.models.features import PRECISIONS, depth, layer_features
 from codereuse.data.cache import default_cache_dir
 from codereuse.errors import CodereuseError, ConfigError, first_line
+from codereuse.families import family
 from codereuse.methods.heads import pair_features
 from codereuse.models import Backbone, load_backbone
 from codereuse.models.fingerprint import weights_fingerprint as model_fingerprint
@@ -142,7 +143,7 @@ def _cut_features(child, parent: CandidateFeatures) -> CandidateFeatures | None:
 
 def example_features(text_features: np.ndarray, probe: ProbeSample) -> np.ndarray:
     """Per-example features: the text's own, or the pair head's [u, v, |u - v|, u * v]."""
-    if probe.family == "pair":
+    if family(probe.family).paired:
         first = torch.from_numpy(text_features[probe.index[:, 0]])
         second = torch.from_numpy(text_features[probe.index[:, 1]])
         return pair_features(first, second).numpy()

@@ -10,8 +10,7 @@ import numpy as np
 
 from codereuse.data.types import TaskData
 from codereuse.errors import ConfigError
-
-FIELDS = {"classification": ("code",), "pair": ("code1", "code2")}
+from codereuse.families import family, label_families
 
 
 @dataclass
@@ -30,8 +29,9 @@ class ProbeSample:
 
 def probe_sample(task: TaskData, size: int, seed: int) -> ProbeSample:
     """Up to ``size`` training examples, as equal a number per class as the split allows."""
-    if task.family not in FIELDS:
-        raise ConfigError("task", task.name, [f"a classification or pair task (this one is {task.family})"],
+    spec = family(task.family)
+    if not spec.predicts_labels:
+        raise ConfigError("task", task.name, [f"a {' or '.join(label_families())} task (this one is {task.family})"],
                           "transferability scorers need class labels")
     if size < 4:
         raise ConfigError("probe.size", size, "an integer >= 4")
@@ -44,7 +44,7 @@ def probe_sample(task: TaskData, size: int, seed: int) -> ProbeSample:
     for remaining, members in zip(range(len(by_class), 0, -1), sorted(by_class, key=len)):
         chosen.extend(members[:(size - len(chosen)) // remaining].tolist())
     chosen.sort()
-    fields = FIELDS[task.family]
+    fields = spec.inputs
     texts, position, index = [], {}, []
     for i in chosen:
         slots = []

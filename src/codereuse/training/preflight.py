@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from codereuse.data.cache import default_cache_dir
 from codereuse.errors import BackboneError, ConfigError, first_line
+from codereuse.models.backbone import check_pickle_free
 
 
 def check_run_config(cfg: DictConfig) -> None:
@@ -26,6 +27,7 @@ def check_run_config(cfg: DictConfig) -> None:
         if not (model_dir / "config.json").is_file():
             raise BackboneError(f"model.path: {model_dir} is not a Hugging Face model directory (no config.json)")
         check_weights(model_dir)
+        check_pickle_free(model_dir, cfg.model.get("allow_pickle", False))
     check_data_dir(cfg.data.get("dir"))
 
 

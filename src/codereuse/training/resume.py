@@ -1,22 +1,29 @@
 """``ckpt_path=<run>/checkpoints/last.ckpt``: resume the interrupted run as it was configured.
 
 A checkpoint written through ``train.py`` records its command-line overrides and resolved config
-(``checkpoint["codereuse"]``, see ``ReuseModule.on_save_checkpoint``); older runs are read from the
+(``checkpoint["codereuse"]``, written by :class:`RunRecord`); older runs are read from the
 run's ``.hydra/`` directory beside ``checkpoints/``. The resumed config is the interrupted run's
 overrides followed by this command line's, so what the user types now wins key by key. Whatever
 the config, a checkpoint that does not fit the module built from it fails in one line.
+
+A checkpoint may come from anyone, so it is read with weights only (:mod:`codereuse.checkpoints`)
+and only overrides a run of this project records are replayed (:func:`_replayable`).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-import torch
+import pytorch_lightning as pl
 import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
+from hydra.errors import HydraException
 from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf.errors import OmegaConfBaseException
 
 from codereuse.errors import ConfigError, first_line
 from codereuse.methods.base import module_class_name
@@ -25,15 +32,22 @@ RECORD_KEY = "codereuse"  # the run record in every checkpoint: {"module_class",
 # keys that describe where and how this process runs (its output, its callbacks, e.g. one that
 # killed it), never restored from the interrupted run
 NOT_RESTORED = ("ckpt_path", "hydra", "paths", "callbacks", "+callbacks")
+# Hydra's instantiate keys: a replayed override that names one would call code of the file's choosing
+INSTANTIATE_KEYS = ("_target_", "_partial_", "_args_", "_recursive_", "_convert_")
+# settings that run code from a model's files: typed on the command line, never replayed from a file
+OPT_IN_KEYS = ("model.trust_remote_code", "model.allow_pickle")
+# a config's name in its group (model=tiny, experiment=arm/x): no `..` or absolute path to a YAML elsewhere
+CONFIG_NAME = re.compile(r"\w[\w.-]*(/\w[\w.-]*)*")
 
 
-def read_checkpoint(path: str) -> dict:
-    """The checkpoint as a dict of plain data (memory-mapped: the weights are not read yet)."""
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except Exception as error:  # truncated file, not a torch checkpoint, pickled objects ...
-        reason = first_line(error)
-        raise ConfigError("ckpt_path", path, hint=f"not a readable checkpoint: {reason}") from None
+class RunRecord(pl.Callback):
+    """Writes the run's resolved config and command-line overrides into every checkpoint."""
+
+    def __init__(self, config: dict, overrides: list[str]) -> None:
+        self.config, self.overrides = config, overrides
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        checkpoint.setdefault(RECORD_KEY, {}).update(config=self.config, overrides=self.overrides)
 
 
 def run_record(checkpoint: dict, path: str) -> dict:
@@ -47,27 +61,69 @@ def run_record(checkpoint: dict, path: str) -> dict:
     return record
 
 
-def restored_config(cfg: DictConfig, record: dict) -> DictConfig:
+def restored_config(cfg: DictConfig, record: dict, path: str) -> DictConfig:
     """``cfg`` recomposed from the interrupted run's overrides plus this command line's."""
     saved = record.get("overrides")
     if not saved or not HydraConfig.initialized():
         return cfg
+    if not isinstance(saved, list) or not all(isinstance(o, str) for o in saved):
+        raise ConfigError("ckpt_path", path, hint="its recorded overrides are not a list of key=value strings")
     current = list(HydraConfig.get().overrides.task)
-    mine = {_key(o) for o in current}
-    # a group chosen anew (model=...) drops the old choice's settings (model.path=...) with it
-    inherited = [o for o in saved if _key(o) not in mine and not _key(o).startswith(NOT_RESTORED)
-                 and not any(_key(o).startswith(f"{key}.") for key in mine)]
+    mine = {_key(_parse(o, path)) for o in current}
+    groups = set(HydraConfig.get().runtime.choices)
+    inherited = []
+    for override in (_parse(o, path) for o in saved):
+        key = _key(override)
+        # a group chosen anew (model=...) drops the old choice's settings (model.path=...) with it
+        if key not in mine and not key.startswith(NOT_RESTORED) and not any(key.startswith(f"{k}.") for k in mine):
+            inherited.append(_replayable(override, groups, path))
     if not inherited:
         return cfg  # nothing the interrupted run set that this command line does not set again
-    composed = _compose([*inherited, *current])
+    try:
+        composed = _compose([*inherited, *current])
+    except (HydraException, OmegaConfBaseException) as error:  # a key or config name this project does not have
+        raise ConfigError("ckpt_path", path, hint=f"its recorded overrides do not compose: {first_line(error)}") from None
     with open_dict(composed):
         composed.paths = cfg.paths  # this process's output directory, not the interrupted run's
     return composed
 
 
-def _key(override: str) -> str:
-    parsed = OverridesParser.create().parse_override(override)
-    return parsed.key_or_group + (f"@{parsed.package}" if parsed.package else "")
+def _parse(override: str, path: str) -> Override:
+    try:
+        return OverridesParser.create().parse_override(override)
+    except HydraException as error:
+        raise ConfigError("ckpt_path", path, hint=f"its recorded override {override!r} does not parse: {first_line(error)}") from None
+
+
+def _key(override: Override) -> str:
+    return override.key_or_group + (f"@{override.package}" if override.package else "")
+
+
+def _replayable(override: Override, groups: set[str], path: str) -> str:
+    """The recorded ``override`` as it is replayed, or one ConfigError naming its key. Replayed: a key
+    the config has or a group's config by name, with no instantiate key, package, interpolation (a
+    resolver can build nodes) or opt-in. ``+`` additions are refused; ``++`` (the project's brute-force
+    runs record ``++data.seed=``) is replayed as a plain override, so a key the config lacks fails."""
+    key, text = override.key_or_group, override.input_line.strip()
+
+    def refused(why: str) -> ConfigError:
+        return ConfigError("ckpt_path", path, hint=f"its recorded override {key} is not replayed: {why}")
+
+    named = next((name for name in INSTANTIATE_KEYS if name in text), None)
+    if named:
+        raise refused(f"{named} would name code to call")
+    if override.package:
+        raise refused(f"it places a config at @{override.package}")
+    if "${" in text:
+        raise refused("it holds an interpolation")
+    if override.is_add():
+        raise refused("a checkpoint cannot add keys (+)")
+    if key in OPT_IN_KEYS:
+        raise refused("it runs code from the model's files; pass it on this command line if you trust them")
+    value = override.value()
+    if (key in groups or "/" in key) and value is not None and not (isinstance(value, str) and CONFIG_NAME.fullmatch(value)):
+        raise refused(f"{value!r} is not the name of a config in {key}/")
+    return text[2:] if override.is_force_add() else text
 
 
 def _compose(overrides: list[str]) -> DictConfig:

@@ -14,7 +14,7 @@ import random
 
 import torch
 
-GRAPH_FIELDS = {"classification": ("code",), "pair": ("code1", "code2"), "retrieval": ("code",), "seq2seq": ("source",)}
+from codereuse.families import family as task_family
 LANGUAGES = {"translate": "java"}  # the source language per task; embedded tasks are Python
 
 
@@ -27,7 +27,7 @@ class GraphFields:
 
     def __init__(self, tokenizer, family: str, language: str, max_nodes: int, shuffle: bool = False,
                  cache_dir: str | None = None, progress: bool = True) -> None:
-        self.tokenizer, self.fields, self.language = tokenizer, GRAPH_FIELDS[family], language
+        self.tokenizer, self.fields, self.language = tokenizer, task_family(family).code_fields, language
         self.max_nodes, self.shuffle, self.cache_dir, self.progress = max_nodes, shuffle, cache_dir, progress
 
     def __call__(self, split: str, records: list[dict], rows: list[dict]) -> None:

@@ -8,6 +8,7 @@ from torch import nn
 from codereuse.errors import ConfigError
 from codereuse.methods.base import ReuseModule
 from codereuse.methods.prefix_cache import PrefixCache
+from codereuse.methods.settings import TaskSettings
 from codereuse.methods.task_model import TaskModel
 from codereuse.methods.transducer.adapter import Transducer
 from codereuse.methods.transducer.config import TransducerConfig
@@ -22,23 +23,24 @@ class TransducerModule(ReuseModule):
         self.settings = TransducerConfig.from_dict(transducer)
         # the backbone is always fully frozen: a freeze policy is recorded as ignored (like peft's)
         self.freeze_ignored = bool(freeze) and freeze.get("mode", "none") != "none"
-        if self.settings.fuse_at == "output" and task["family"] == "seq2seq":
+        task_settings = TaskSettings.of(task)  # ``task`` itself goes on, as given, to the hyperparameters
+        if self.settings.fuse_at == "output" and task_settings.task_family.generates:
             raise ConfigError("strategy.transducer.fuse_at", "output", hint="seq2seq decoders read the encoder "
                               "directly; use fuse_at=input on seq2seq tasks")
         self.state_cache: PrefixCache | None = None
         super().__init__(backbone, task, optim, seed)
         self.model.prefix_cache = self.state_cache
-        self.language = task_language(task["name"])
+        self.language = task_language(task_settings.name)
         # the data module's per-row hook (codereuse.training.run.build_datamodule passes it on)
-        self.row_fields = GraphFields(self.tokenizer, self.family, self.language, self.settings.max_nodes,
+        self.row_fields = GraphFields(self.tokenizer, self.family.name, self.language, self.settings.max_nodes,
                                       shuffle=self.settings.shuffle_graphs)
 
     def adapt_backbone(self, backbone: Backbone) -> nn.Module:
         backbone.model.requires_grad_(False)
         if self.settings.cache:  # every layer is frozen: the whole stack's output is the replayed prefix
-            if backbone.spec.family != "encoder":
+            if backbone.spec.architecture != "encoder":
                 raise ConfigError("strategy.transducer.cache", True,
-                                  hint=f"state caching needs an encoder-only backbone; {backbone.spec.name} is {backbone.spec.family}")
+                                  hint=f"state caching needs an encoder-only backbone; {backbone.spec.name} is {backbone.spec.architecture}")
             self.state_cache = PrefixCache(backbone.model, num_layers(backbone.model))
         return backbone.model
 
