@@ -1,7 +1,8 @@
 """Model selection against brute force: the offline pool (with MPNet) on the tasks of ``--tasks``.
 
     python benchmarks/selection.py              # full pool, 10 bootstrap draws
-    python benchmarks/selection.py --reduced    # without mpnet_random, 5 draws (fits ~35 min warm-ish)
+    python benchmarks/selection.py --reduced    # without mpnet_random, 5 draws
+    ... --without mpnet                         # leave more candidates out (the 110M-parameter MPNet)
     ... --epochs 3 --train 1024                 # a larger brute-force budget than conf/select.yaml's
     ... --tasks clone_leetcode,classify         # default search,clone_leetcode
 
@@ -38,7 +39,7 @@ from omegaconf import OmegaConf
 
 from codereuse.selection.pipeline import brute_force_overrides
 from codereuse.selection.brute_force import budget_key, results_dir
-from codereuse.selection.probe import FIELDS
+from codereuse.families import label_families
 from common import add_tasks_option, task_family, unsupported
 from compare import FAMILY_METRIC, references, task_yardstick
 
@@ -62,7 +63,8 @@ def summarise(task: str, metrics: dict, records: dict[str, dict]) -> dict:
         scorers[name] = {key: e.get(key) for key in (
             "kind", "seconds", "fraction_of_brute_force_time", "weighted_tau", "weighted_tau_ci", "kendall_tau",
             "pearson", "top1_regret", "top1_regret_ci", "weighted_tau_no_controls", "top1_regret_no_controls",
-                       "top1_regret_worst", "top1_regret_worst_no_controls", "complete", "missing")}
+                       "top1_regret_worst", "top1_regret_worst_no_controls", "complete", "missing",
+                       "weighted_tau_truth_ci", "top1_regret_truth_ci", "top1_within_truth_ties")}
     metric = FAMILY_METRIC[task_family(task)]
     arms = {name: {metric: tests.get(f"test/{metric}"), **references(tests)}
             for name, tests in records.items() if name in metrics["candidates"]}
@@ -70,18 +72,30 @@ def summarise(task: str, metrics: dict, records: dict[str, dict]) -> dict:
             "brute_force_seconds": metrics["brute_force_seconds"], "candidates": len(metrics["candidates"]),
             "candidate_names": metrics["candidates"], "skipped_candidates": metrics["skipped"],
             "ground_truth": metrics["ground_truth"], "extraction_seconds": metrics["extraction_seconds"],
+            "ground_truth_detail": metrics.get("ground_truth_detail"), "ground_truth_tied_best": metrics.get("ground_truth_tied_best"),
+            "same_weights": metrics.get("same_weights"),
             "scorers": scorers}
 
 
-def brute_force_records(task: str, extra: list[str]) -> dict[str, dict]:
-    """Per candidate, the test metrics its cached brute-force run of ``select.py task=<task> <extra>``
-    recorded (floor and frozen reference among them; select.py's own metrics keep only the ranked one)."""
+def brute_force_records(task: str, extra: list[str], detail: dict[str, dict]) -> dict[str, dict]:
+    """Per candidate of ``detail`` (select.py's ``ground_truth_detail``: each one's chosen rate), the
+    test metrics of its cached brute-force runs at that rate, averaged over the seeds (floor and
+    frozen reference among them; select.py's own metrics keep only the ranked one)."""
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("select", overrides=[f"task={task}", *extra])
     options = OmegaConf.to_container(cfg.task.options, resolve=True) or {}
-    key = budget_key(cfg.task.name, cfg.data.seed, cfg.seed, brute_force_overrides(cfg), options)
-    entries = (json.loads(path.read_text()) for path in sorted(results_dir().glob(f"*-{key}.json")))
-    return {entry["candidate"]: entry.get("test_metrics", {}) for entry in entries}
+    records = {}
+    for name, chosen in detail.items():
+        runs = []
+        for seed in cfg.brute_force.seeds:
+            overrides = [*brute_force_overrides(cfg), f"strategy.optim.lr={chosen['lr']}"]
+            key = budget_key(cfg.task.name, cfg.data.seed, seed, overrides, options)
+            runs += [entry["test_metrics"] for path in sorted(results_dir().glob(f"*-{key}.json"))
+                     if (entry := json.loads(path.read_text())).get("candidate") == name]
+        if runs:
+            records[name] = {key: (sum(r[key] for r in runs) / len(runs) if isinstance(runs[0][key], (int, float)) else runs[0][key])
+                             for key in runs[0] if all(key in r for r in runs)}
+    return records
 
 
 def goal_check(tasks: dict) -> dict:
@@ -95,7 +109,7 @@ def goal_check(tasks: dict) -> dict:
             if s["kind"] != "scorer":
                 ok = None
                 break
-            ok &= bool(s.get("complete", True)) and all(v is not None for v in (s["weighted_tau"], s["weighted_tau_no_controls"], s["top1_regret"]))
+            ok &= s.get("complete") is not False and all(v is not None for v in (s["weighted_tau"], s["weighted_tau_no_controls"], s["top1_regret"]))
             ok = ok and s["weighted_tau"] >= GOAL["weighted_tau"] and s["weighted_tau_no_controls"] >= GOAL["weighted_tau_no_controls"] \
                 and s["top1_regret"] <= GOAL["top1_regret"] and (s["fraction_of_brute_force_time"] or 1) < GOAL["time_fraction"] \
                 and (h.get("weighted_tau") is None or s["weighted_tau"] > h["weighted_tau"])
@@ -128,10 +142,12 @@ def main(argv: list[str] | None = None) -> dict:
     add_tasks_option(parser)
     parser.add_argument("--epochs", type=int, default=None, help="brute-force epochs (default: conf/select.yaml's)")
     parser.add_argument("--train", type=int, default=None, help="brute-force training examples (default: the config's)")
+    parser.add_argument("--without", default="", help="pool candidates to leave out, comma-separated (e.g. mpnet)")
     args = parser.parse_args(argv)
     common = ["~pool.candidates.mpnet_random", "bootstrap.draws=5"] if args.reduced else []
+    common += [f"~pool.candidates.{name}" for name in args.without.split(",") if name and f"~pool.candidates.{name}" not in common]
     refused = {task: reason for task in args.tasks
-               if (reason := unsupported(task, FIELDS, "the transferability scorers need class labels"))}
+               if (reason := unsupported(task, label_families(), "the transferability scorers need class labels"))}
     for reason in refused.values():
         print(f"[selection] skipped {reason}", flush=True)
     ranked = {task: [*common, *task_overrides(task, args.epochs, args.train)] for task in args.tasks if task not in refused}
@@ -140,10 +156,12 @@ def main(argv: list[str] | None = None) -> dict:
         for task, extra in ranked.items():  # cold pass: features + brute force, cached
             select(task, Path(scratch) / f"{task}-cold", extra)
         for task, extra in ranked.items():
-            results[task] = summarise(task, select(task, Path(scratch) / task, extra), brute_force_records(task, extra))
+            metrics = select(task, Path(scratch) / task, extra)
+            results[task] = summarise(task, metrics, brute_force_records(task, extra, metrics.get("ground_truth_detail", {})))
     results = {task: results[task] for task in args.tasks}
     yardsticks = {task: result for task, result in results.items() if result.get("yardstick")}
     line = {"tasks": results, "goal": GOAL, "meets_goal": goal_check(yardsticks), "mode": "reduced" if args.reduced else "full",
+            "without": [name for name in args.without.split(",") if name],
             "brute_force_budget": brute_force_budget(args.epochs, args.train) or "conf/select.yaml"}
     print(json.dumps(line))
     return line

@@ -20,7 +20,7 @@ from codereuse.selection.probe import probe_sample, subsample
 
 from conftest import ROOT, compose_train, run_env
 
-TINY = {"name": "tiny", "family": "encoder", "source": "tiny", "max_length": 64, "pooling": "mean",
+TINY = {"name": "tiny", "architecture": "encoder", "source": "tiny", "max_length": 64, "pooling": "mean",
         "tiny": {"arch": "bert", "hidden": 32, "layers": 3, "heads": 2}}
 
 
@@ -85,7 +85,7 @@ def test_features_are_cached_and_pairs_get_the_clone_heads_features(tmp_path):
 
 
 def test_last_token_pooling_ignores_the_tokenizers_padding_side(tmp_path):
-    spec = {"name": "tiny_gpt", "family": "decoder", "source": "tiny", "max_length": 64, "pooling": "last",
+    spec = {"name": "tiny_gpt", "architecture": "decoder", "source": "tiny", "max_length": 64, "pooling": "last",
             "tiny": {"arch": "gpt2", "hidden": 32, "layers": 2, "heads": 2}}
     backbone = load_backbone(spec)
     from codereuse.models.features import layer_features
@@ -142,9 +142,10 @@ def test_select_end_to_end_with_evaluation(tmp_path, code_tree, capsys):
 
     budget = json.dumps(["freeze=top1", "trainer.max_steps=2", "trainer.max_epochs=1", "task.max_train_examples=16",
                          "task.max_eval_examples=16", "task.batch_size=8", "task.max_length=32",
-                         "trainer.limit_val_batches=0", "callbacks=none", "logger=none"])
+                         "trainer.limit_val_batches=1", "callbacks=none", "logger=none"])
     cfg = compose_select(["pool=tiny", "task=classify", "task.options.num_classes=4", f"data.source_dir={code_tree}",
-                          "probe.size=24", "scorer=logme", "evaluate=true", "bootstrap.draws=2",
+                          "probe.size=24", "scorer=logme", "evaluate=true", "bootstrap.draws=2", "bootstrap.truth_draws=20",
+                          "brute_force.lrs=[1e-3,1e-2]", "brute_force.seeds=[0]",
                           "~pool.candidates.tiny_l2", f"brute_force.overrides={budget}",
                           "layer_selection.model=tiny"], tmp_path)
     summary = run(cfg)
@@ -153,15 +154,19 @@ def test_select_end_to_end_with_evaluation(tmp_path, code_tree, capsys):
     assert summary["evaluation"]["logme"]["weighted_tau_no_controls"] is None  # one non-control candidate
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics["ground_truth"]) == set(summary["candidates"])
+    # each candidate's rate chosen on validation from the grid; intervals against redrawn ground truths
+    assert {d["lr"] for d in metrics["ground_truth_detail"].values()} <= {1e-3, 1e-2}
+    assert set(metrics["ground_truth_tied_best"]) <= set(summary["candidates"]) and metrics["ground_truth_tied_best"]
+    assert "top1_regret_truth_ci" in metrics["evaluation"]["logme"] and "top1_within_truth_ties" in metrics["evaluation"]["logme"]
     assert (tmp_path / "selection.png").stat().st_size > 0 and (tmp_path / "layers.png").is_file()
     header = (tmp_path / "selection.csv").read_text().splitlines()[0]
-    assert header.startswith("candidate,kind,params,logme") and header.endswith("ground_truth")
+    assert header.startswith("candidate,kind,params,logme") and header.endswith("ground_truth,same_weights_as")
     assert "rankings vs fine-tuned test/f1" in capsys.readouterr().out
 
 
 def test_truncated_candidates_read_their_parents_pass_exactly(tmp_path, monkeypatch):
     monkeypatch.setenv("CODEREUSE_CACHE", str(tmp_path))
-    gpt = {"name": "tiny_gpt", "family": "decoder", "source": "tiny", "max_length": 64, "pooling": "last",
+    gpt = {"name": "tiny_gpt", "architecture": "decoder", "source": "tiny", "max_length": 64, "pooling": "last",
            "tiny": {"arch": "gpt2", "hidden": 32, "layers": 3, "heads": 2}}
     pool = {"models": {"tiny": TINY, "gpt": gpt},
             "candidates": {"tiny": {"model": "tiny"}, "tiny_l2": {"model": "tiny", "kind": "truncated", "layers": 2},

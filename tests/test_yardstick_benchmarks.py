@@ -151,7 +151,7 @@ def test_selection_skips_retrieval_and_checks_goals_on_yardstick_tasks(monkeypat
     monkeypatch.setattr(selection, "select", fake_select(calls))
     records = {name: {"test/acc": acc, "test/floor": 0.6, "test/floor_se": 0.01, "test/frozen": frozen,
                       "test/frozen_se": 0.01} for name, acc in (("a", 0.9), ("b", 0.8), ("elsewhere", 0.99))}
-    monkeypatch.setattr(selection, "brute_force_records", lambda task, extra: records)
+    monkeypatch.setattr(selection, "brute_force_records", lambda task, extra, detail: records)
     line = selection.main(["--tasks", "search,classify"])
     assert line["tasks"]["search"] == {"skipped": "search is a retrieval task: the transferability scorers need class labels"}
     assert [(task, out) for task, out, _ in calls] == [("classify", "classify-cold"), ("classify", "classify")]
@@ -173,13 +173,17 @@ def test_selection_reads_the_brute_force_records_select_py_wrote(monkeypatch, tm
     extra = ["bootstrap.draws=5", *selection.task_overrides("classify", 3, None)]
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("select", overrides=["task=classify", *extra])
-    budget = {"task": "classify", "data_seed": 0, "seed": 0, "overrides": list(cfg.brute_force.overrides),
-              "options": {"num_classes": 16}}  # what select.py passes for this config
-    metrics = {"test/acc": 0.5, "test/floor": 0.3, "test/floor_name": "tfidf_logreg_accuracy", "wall_seconds": 1.0}
-    _record("minilm", "w1", metrics, "acc", **budget)
-    _record("other", "w2", metrics, "acc", **{**budget, "overrides": [*budget["overrides"], "seed=1"]})
-    records = selection.brute_force_records("classify", extra)
+    at_rate = [*cfg.brute_force.overrides, "strategy.optim.lr=0.002"]
+    budget = {"task": "classify", "data_seed": 0, "overrides": at_rate, "options": {"num_classes": 16}}  # as select.py passes it
+    for seed, acc in zip(cfg.brute_force.seeds, (0.5, 0.6, 0.7)):
+        metrics = {"test/acc": acc, "test/floor": 0.3, "test/floor_name": "tfidf_logreg_accuracy", "wall_seconds": 1.0}
+        _record("minilm", "w1", metrics, "acc", seed=seed, **budget)
+        _record("minilm", "w1", {**metrics, "test/acc": 0.1}, "acc", seed=seed,  # another rate: not the chosen one
+                **{**budget, "overrides": [*cfg.brute_force.overrides, "strategy.optim.lr=0.0005"]})
+    _record("other", "w2", metrics, "acc", seed=0, **{**budget, "overrides": [*at_rate, "task.max_length=32"]})
+    records = selection.brute_force_records("classify", extra, {"minilm": {"lr": 0.002}, "other": {"lr": 0.002}})
     assert list(records) == ["minilm"] and records["minilm"]["test/floor"] == 0.3
+    assert records["minilm"]["test/acc"] == pytest.approx(0.6)  # the mean over seeds at the chosen rate
 
 
 def test_selection_passes_a_presets_data_to_select_and_to_brute_force():

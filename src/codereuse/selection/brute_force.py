@@ -1,5 +1,6 @@
-"""Ground truth: fine-tune every candidate at one fixed budget through ``train.py``'s own
-``run(cfg)``, and cache each result (keyed by the candidate's weights, task, split seed, budget).
+"""Brute-force runs: fine-tune candidates at one budget (one rate, one seed) through ``train.py``'s own
+``run(cfg)``, and cache each result with its test and validation metrics (keyed by the candidate's
+weights, task, split seed, training seed and budget). ``ground_truth`` combines them over a grid.
 
 The train config is composed from ``conf/train.yaml`` with the budget's overrides, exactly as
 ``python train.py <overrides> model.path=<candidate>`` would run it: in this process, one candidate
@@ -72,10 +73,11 @@ def _record(name: str, weights: str, metrics: dict, metric: str, *, task: str, d
     test metric, so the ground truth can be judged by another one without re-training."""
     budget = budget_key(task, data_seed, seed, overrides, options)
     tests = {k: float(v) for k, v in metrics.items() if k.startswith("test/") and isinstance(v, (int, float))}
+    validation = {k: float(v) for k, v in metrics.items() if k.startswith("val/") and isinstance(v, (int, float))}
     if f"test/{metric}" not in tests:
         raise ConfigError("brute_force.metric", metric, sorted(k.split("/", 1)[1] for k in tests))
     result = {"candidate": name, "weights": weights, "task": task, "budget": budget, "overrides": overrides,
-              "metric": f"test/{metric}", "value": tests[f"test/{metric}"], "test_metrics": tests,
+              "metric": f"test/{metric}", "value": tests[f"test/{metric}"], "test_metrics": tests, "val_metrics": validation,
               "seconds": float(metrics["wall_seconds"]), "trainable_params": metrics.get("trainable_params")}
     _write_atomic(results_dir() / f"{weights}-{budget}.json", result)
     return {**result, "cached": False}

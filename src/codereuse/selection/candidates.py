@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+import yaml
 
+from codereuse.compression.student import POOLING as STUDENT_POOLING
 from codereuse.data.cache import default_cache_dir
 from codereuse.errors import CodereuseError, ConfigError, first_line
 from codereuse.models import load_backbone
@@ -59,7 +61,7 @@ def build_pool(pool: dict, task: str, *, say=print) -> tuple[list[Candidate], li
     found, more_skips = discover_checkpoints(discover.get("finetuned") or [], task, models)
     candidates += found
     skipped += more_skips
-    candidates += discover_students(discover.get("students") or [])
+    candidates += discover_students(discover.get("students") or [], task)
     for line in skipped:
         say(f"skipped candidate {line}")
     names = [c.name for c in candidates]
@@ -148,7 +150,9 @@ def discover_checkpoints(roots: list[str], task: str, models: dict) -> tuple[lis
 
 
 def _from_checkpoint(ckpt: Path, task: str) -> Candidate | None:
-    checkpoint = torch.load(ckpt, map_location="cpu", weights_only=False)  # our own run's file; holds config dicts
+    from codereuse.checkpoints import load_checkpoint  # weights only: a checkpoint under the roots may come from anyone
+
+    checkpoint = load_checkpoint(ckpt, "checkpoint")
     hparams = checkpoint["hyper_parameters"]
     trained_on = hparams["task"]["name"]
     if trained_on == task:
@@ -167,14 +171,45 @@ def _from_checkpoint(ckpt: Path, task: str) -> Candidate | None:
                      pretraining={"examples": None, "code": True}, note=f"fine-tuned on {trained_on}: {ckpt}")
 
 
-def discover_students(roots: list[str]) -> list[Candidate]:
-    """``compress.py`` students: Hugging Face directories named ``student`` under ``roots``."""
+def discover_students(roots: list[str], task: str) -> list[Candidate]:
+    """``compress.py`` students (Hugging Face directories named ``student`` under ``roots``) distilled
+    for tasks other than ``task``, read as they were trained: ``cls`` pooling, their own length."""
     found = []
     for config in sorted({p for root in roots for p in glob.glob(f"{root}/**/student/config.json", recursive=True)}):
         directory = Path(config).parent
+        trained_on = run_task(directory.parent)
+        if trained_on == task:
+            continue  # a student of the target task is a compressed answer, not a candidate
         name = f"student_{directory.parent.name}"
-        found.append(Candidate(name, "distilled", {"name": name, "family": "encoder", "source": "hub",
-                                                   "path": str(directory), "max_length": 256, "pooling": "mean"},
-                               pretraining={"examples": None, "code": True}, note=f"compress.py student: {directory}"))
+        length = json.loads(Path(config).read_text()).get("max_position_embeddings", 512)
+        found.append(Candidate(name, "distilled", {"name": name, "architecture": "encoder", "source": "hub",
+                                                   "path": str(directory), "max_length": int(length), "pooling": STUDENT_POOLING},
+                               pretraining={"examples": None, "code": True},
+                               note=f"compress.py student of {trained_on or 'an unrecorded task'}: {directory}"))
     return found
 
+
+def run_task(run_dir: Path) -> str | None:
+    """The task a run directory's job was configured for (its ``.hydra/config.yaml``), if recorded."""
+    config = run_dir / ".hydra" / "config.yaml"
+    if not config.is_file():
+        return None
+    task = (yaml.safe_load(config.read_text()) or {}).get("task") or {}
+    return task.get("name") if isinstance(task, dict) else None
+
+
+def merge_equal_weights(candidates: list[Candidate], weights: dict[str, str]) -> tuple[list[Candidate], dict[str, list[str]]]:
+    """One candidate per set of equal weights (``weights``: name -> fingerprint), the first listed,
+    and the names each kept candidate stands for: a transducer or head-only run keeps its backbone
+    frozen, so its "fine-tuned" backbone is the base model itself and would score exactly like it."""
+    kept, aliases, first = [], {}, {}
+    for candidate in candidates:
+        key = weights.get(candidate.name)
+        if key is not None and key in first:
+            aliases[first[key]].append(candidate.name)
+            continue
+        if key is not None:
+            first[key] = candidate.name
+        aliases[candidate.name] = []
+        kept.append(candidate)
+    return kept, {name: others for name, others in aliases.items() if others}

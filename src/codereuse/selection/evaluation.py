@@ -26,7 +26,7 @@ def ranking_metrics(scores: dict[str, float], truth: dict[str, float]) -> dict:
     names = [n for n in truth if _finite(scores.get(n))]
     kept = set(names)
     result = {key: None for key in METRICS}
-    result.update(complete=len(names) == len(truth), missing=sorted(n for n in truth if n not in kept))
+    result.update(complete=len(names) == len(truth), missing=sorted(n for n in truth if n not in kept), top1_picks=[])
     if not names:
         return result
     s = np.array([float(scores[n]) for n in names])
@@ -34,7 +34,8 @@ def ranking_metrics(scores: dict[str, float], truth: dict[str, float]) -> dict:
     best = max(v for v in truth.values() if _finite(v))
     if best > 0:
         regrets = (best - t[s == s.max()]) / best
-        result.update(top1_regret=float(regrets.mean()), top1_regret_worst=float(regrets.max()))
+        result.update(top1_regret=float(regrets.mean()), top1_regret_worst=float(regrets.max()),
+                      top1_picks=sorted(n for n, v in zip(names, s) if v == s.max()))
     if len(names) >= 2 and np.ptp(s) > 0 and np.ptp(t) > 0:
         result.update(weighted_tau=float(weightedtau(t, s).statistic), kendall_tau=float(kendalltau(t, s).statistic),
                       pearson=float(pearsonr(t, s).statistic))
@@ -63,7 +64,7 @@ def random_metrics(truth: dict[str, float], seed: int = 0) -> dict:
     """The ``random`` baseline's expected metrics: the mean over many random score draws."""
     rng = np.random.default_rng(seed)
     draws = [ranking_metrics(dict(zip(truth, rng.random(len(truth)))), truth) for _ in range(RANDOM_DRAWS)]
-    return {**{key: _mean([d[key] for d in draws]) for key in METRICS}, "complete": True, "missing": []}
+    return {**{key: _mean([d[key] for d in draws]) for key in METRICS}, "complete": True, "missing": [], "top1_picks": []}
 
 
 def size_scores(candidates: list[Candidate], params: dict[str, int]) -> dict[str, float]:

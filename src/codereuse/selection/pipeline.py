@@ -14,10 +14,12 @@ from rich.table import Table
 
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
+from codereuse.families import family as task_family
 from codereuse.selection.brute_force import cached_result, fine_tune, fine_tune_multirun, other_task_results
-from codereuse.selection.candidates import build_pool
+from codereuse.selection.candidates import build_pool, merge_equal_weights
 from codereuse.selection.evaluation import comparison_order
 from codereuse.selection.features import candidate_features, pool_features, resolve_precision
+from codereuse.selection.ground_truth import choose_on_validation, tied_with_best, truth_draws
 from codereuse.selection.layers import layer_curve, suggest_freeze_depth
 from codereuse.selection.plots import layer_plot, score_vs_truth
 from codereuse.selection.probe import probe_sample
@@ -50,22 +52,36 @@ def run(cfg: DictConfig) -> dict:
                                      max_length=min(cfg.probe.max_length, cfg.task.max_length), precision=precision)
     skipped += failed
     weights = {name: found.weights for name, found in features.items()}
-    if len(features) < 2:
-        raise ConfigError("pool", cfg.pool.name, hint=f"fewer than two candidates loaded; skipped: {skipped}")
-    kept = [c for c in candidates if c.name in features]
+    kept, same_weights = merge_equal_weights([c for c in candidates if c.name in features], weights)
+    for name, others in same_weights.items():
+        print(f"candidate {name} stands for {', '.join(others)} too: equal weights")
+    if len(kept) < 2:
+        raise ConfigError("pool", cfg.pool.name, hint=f"fewer than two distinct candidates loaded; skipped: {skipped}")
+    features = {c.name: features[c.name] for c in kept}
+    weights = {c.name: weights[c.name] for c in kept}
     scored = score_pool(kept, features, probe.labels, scorers)
     baselines = baseline_scores(scored, other_task_results(weights, data.name), cfg.seed)
 
     summary = {"task": data.name, "pool": cfg.pool.name, "candidates": [c.name for c in kept], "skipped": skipped,
                "probe_examples": int(len(probe.labels)), "extraction_seconds": scored.extraction_seconds,
                "scores": {**scored.scores, **baselines}, "scorer_seconds": scored.seconds,
-               "labels": {c.name: c.label for c in kept}, "params": {n: f.params for n, f in features.items()}}
+               "labels": {c.name: c.label for c in kept}, "params": {n: f.params for n, f in features.items()},
+               "same_weights": same_weights}
     truth = {}
     if cfg.evaluate:
         metric = ground_truth_metric(cfg.brute_force.metric, data.family, cfg.task.monitor)
-        truth, brute_seconds = _ground_truth(cfg, kept, weights, data.name, options, output_dir, metric)
+        test_examples = _evaluated_test_count(cfg, data)
+        truths, brute_seconds = _ground_truth(cfg, kept, weights, data.name, options, output_dir, metric, test_examples)
+        truth = {name: t.value for name, t in truths.items()}
         evaluation = evaluate_rankings(scored, baselines, truth, probe.labels, scorers, draws=cfg.bootstrap.draws,
-                                       fraction=cfg.bootstrap.fraction, seed=cfg.seed)
+                                       fraction=cfg.bootstrap.fraction, seed=cfg.seed,
+                                       truth_draws=truth_draws(truths, cfg.bootstrap.truth_draws, cfg.seed))
+        tied = tied_with_best(truths)
+        for entry in evaluation.values():  # a pick the ground truth cannot tell from the best
+            entry["top1_within_truth_ties"] = bool(entry.get("top1_picks")) and set(entry["top1_picks"]) <= set(tied)
+        summary.update(ground_truth_detail={name: {"lr": t.lr, "validation": t.validation, "test": list(t.test), "se": t.se}
+                                            for name, t in truths.items()},
+                       ground_truth_tied_best=tied, ground_truth_test_examples=test_examples)
         for entry in evaluation.values():
             entry["fraction_of_brute_force_time"] = entry["seconds"] / brute_seconds if brute_seconds else None
         summary.update(ground_truth=truth, brute_force_seconds=brute_seconds, evaluation=evaluation,
@@ -88,7 +104,7 @@ def ground_truth_metric(chosen: str | None, family: str, monitor: str) -> str:
     (balanced; F1 scores a model that calls every pair a clone 0.67), else the task's monitor."""
     if chosen:
         return chosen
-    return "acc" if family == "pair" else monitor.split("/", 1)[1]
+    return "acc" if task_family(family).paired else monitor.split("/", 1)[1]
 
 
 def brute_force_overrides(cfg) -> list[str]:
@@ -100,39 +116,55 @@ def brute_force_overrides(cfg) -> list[str]:
     return budget
 
 
-def _ground_truth(cfg, candidates, weights, task, options, output_dir, metric) -> tuple[dict[str, float], float]:
-    """Every candidate's fine-tuned score at the brute-force budget: cached, else trained in this
-    process (``brute_force.launch=inline``) or as one ``train.py -m`` sweep (``multirun``)."""
-    budget = brute_force_overrides(cfg)
-    common = {"task": task, "data_seed": cfg.data.seed, "seed": cfg.seed, "overrides": budget, "options": options}
+def _ground_truth(cfg, candidates, weights, task, options, output_dir, metric, test_examples) -> tuple[dict, float]:
+    """Every candidate fine-tuned at each rate of ``brute_force.lrs`` with each of ``brute_force.seeds``
+    (cached, else trained in this process or as one ``train.py -m`` sweep per rate and seed), its
+    rate chosen on validation: ``{name: CandidateTruth}`` and the brute force's total seconds."""
     launch = cfg.brute_force.launch
     if launch not in ("inline", "multirun"):
         raise ConfigError("brute_force.launch", launch, ["inline", "multirun"])
+    runs, seconds = {}, 0.0
+    for lr in cfg.brute_force.lrs:
+        for seed in cfg.brute_force.seeds:
+            common = {"task": task, "data_seed": cfg.data.seed, "seed": seed, "options": options,
+                      "overrides": [*brute_force_overrides(cfg), f"strategy.optim.lr={lr}"]}
+            results = _fine_tuned(cfg, candidates, weights, common, output_dir / "brute_force" / f"lr{lr}-seed{seed}", metric)
+            for name, result in results.items():
+                runs[(name, lr, seed)] = result
+                seconds += result["seconds"] if result else 0.0
+    truths = choose_on_validation(runs, metric, test_examples)
+    for name, truth in truths.items():
+        print(f"ground truth {name}: test/{metric}={truth.value:.4f} +- {truth.se:.4f} at lr {truth.lr:g} "
+              f"(chosen on validation; {len(truth.test)} seeds)")
+    if len(truths) < 2:
+        raise ConfigError("brute_force", launch, hint="fewer than two candidates were fine-tuned; nothing to rank against")
+    return truths, seconds
+
+
+def _evaluated_test_count(cfg, data) -> int:
+    """How many test examples each brute-force score is a mean over (the budget's max_eval_examples)."""
+    limit = next((o.split("=", 1)[1] for o in cfg.brute_force.overrides if o.startswith("task.max_eval_examples=")),
+                 cfg.task.max_eval_examples)
+    size = len(data.splits["test"])
+    return size if limit in (None, "null") else min(int(limit), size)
+
+
+def _fine_tuned(cfg, candidates, weights, common: dict, output_dir: Path, metric: str) -> dict[str, dict | None]:
+    """One rate and seed of the brute force: each candidate's cached or fresh result (None: failed)."""
     results = {c.name: cached_result(weights[c.name], metric, **common) for c in candidates}
     todo = [c for c in candidates if results[c.name] is None]
-    if todo and launch == "multirun":
-        print(f"ground truth: fine-tuning {len(todo)} candidates as one train.py multirun "
-              f"(launcher {cfg.brute_force.launcher or 'basic'})")
+    if todo and cfg.brute_force.launch == "multirun":
+        print(f"ground truth: fine-tuning {len(todo)} candidates (seed {common['seed']}, {common['overrides'][-1]}) "
+              f"as one train.py multirun (launcher {cfg.brute_force.launcher or 'basic'})")
         found, failed = fine_tune_multirun({c.name: (c.spec, weights[c.name]) for c in todo}, **common,
-                                           output_dir=output_dir / "brute_force", launcher=cfg.brute_force.launcher,
-                                           metric=metric)
+                                           output_dir=output_dir, launcher=cfg.brute_force.launcher, metric=metric)
         results.update(found)
         for line in failed:
             print(f"ground truth {line}")
-    for candidate in todo if launch == "inline" else []:
+    for candidate in todo if cfg.brute_force.launch == "inline" else []:
         results[candidate.name] = fine_tune(candidate.name, candidate.spec, weights[candidate.name], **common,
-                                            output_dir=output_dir / "brute_force", metric=metric)
-    truth, seconds = {}, 0.0
-    for name, result in results.items():
-        if result is None:
-            continue
-        truth[name] = result["value"]
-        seconds += result["seconds"]
-        print(f"ground truth {name}: {result['metric']}={result['value']:.4f} "
-              f"({result['seconds']:.0f} s{', cached' if result['cached'] else ''})")
-    if len(truth) < 2:
-        raise ConfigError("brute_force", launch, hint="fewer than two candidates were fine-tuned; nothing to rank against")
-    return truth, seconds
+                                            output_dir=output_dir, metric=metric)
+    return results
 
 
 def _layer_selection(cfg, candidates, probe, output_dir) -> dict:
@@ -158,10 +190,11 @@ def _write_csv(path: Path, candidates, summary: dict, truth: dict) -> None:
     names = list(summary["scores"])
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["candidate", "kind", "params", *names, "ground_truth"])
+        writer.writerow(["candidate", "kind", "params", *names, "ground_truth", "same_weights_as"])
         for c in candidates:
             writer.writerow([c.name, c.label, summary["params"][c.name],
-                             *[summary["scores"][n].get(c.name, "") for n in names], truth.get(c.name, "")])
+                             *[summary["scores"][n].get(c.name, "") for n in names], truth.get(c.name, ""),
+                             " ".join(summary.get("same_weights", {}).get(c.name, []))])
 
 
 def _print_ranking(summary: dict, truth: dict, csv_path: Path) -> None:
@@ -175,7 +208,8 @@ def _print_ranking(summary: dict, truth: dict, csv_path: Path) -> None:
     order = sorted(summary["candidates"], key=lambda n: scores[lead].get(n, float("-inf")), reverse=True)
     for rank, name in enumerate(order, start=1):
         cells = [_fmt(scores[s].get(name)) for s in shown]
-        table.add_row(str(rank), name, summary["labels"][name], f"{summary['params'][name] / 1e6:.1f}M", *cells,
+        shown_name = " = ".join([name, *summary.get("same_weights", {}).get(name, [])])
+        table.add_row(str(rank), shown_name, summary["labels"][name], f"{summary['params'][name] / 1e6:.1f}M", *cells,
                       *([_fmt(truth.get(name))] if truth else []))
     console.print(table)
     if len(shown) < len(scores):

@@ -70,9 +70,12 @@ def baseline_scores(scored: Scored, other_tasks: dict[str, dict[str, float]], se
 
 
 def evaluate_rankings(scored: Scored, baselines: dict[str, dict], truth: dict[str, float], labels: np.ndarray,
-                      scorers: dict[str, object], *, draws: int, fraction: float, seed: int) -> dict[str, dict]:
+                      scorers: dict[str, object], *, draws: int, fraction: float, seed: int,
+                      truth_draws: list[dict[str, float]] | None = None) -> dict[str, dict]:
     """Per scorer and baseline: metrics on the whole pool and without the controls (``*_no_controls``),
-    with bootstrap intervals (scorers only: baselines do not look at the probe sample). ``complete``
+    with bootstrap intervals (scorers only: baselines do not look at the probe sample) and, given
+    ``truth_draws`` (ground truths resampled over seeds and test examples), the intervals of weighted
+    tau and regret against them (``*_truth_ci``): how much of a ranking's quality is the ground truth's noise. ``complete``
     and ``missing`` say whether it scored every candidate of the ground truth; one that did not is
     listed after the complete ones (``evaluation.comparison_order``) and is never the best."""
     controls = {c.name for c in scored.candidates if c.control}
@@ -88,6 +91,10 @@ def evaluate_rankings(scored: Scored, baselines: dict[str, dict], truth: dict[st
                  "kind": "baseline" if name in BASELINES else "scorer"}
         if name in scorers and draws > 0:
             entry.update(_bootstrap(scored, scorers[name], truth, plain, labels, draws, fraction, seed))
+        if truth_draws and name != "random":
+            against = [ranking_metrics(scores, drawn) for drawn in truth_draws]
+            entry.update(weighted_tau_truth_ci=bootstrap_interval([m["weighted_tau"] for m in against]),
+                         top1_regret_truth_ci=bootstrap_interval([m["top1_regret"] for m in against]))
         report[name] = entry
     return report
 
