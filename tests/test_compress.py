@@ -77,10 +77,12 @@ def test_distillation_loss_is_t_squared_kl_with_an_optional_hard_mix():
     # float32 KL of a distribution with itself, times T^2 = 100: zero up to rounding
     assert distillation_loss(teacher, teacher, None, t, 0.0).item() == pytest.approx(0.0, abs=1e-4)
     labels = torch.tensor([0, 1, -100, -100])
-    ce = torch.nn.functional.cross_entropy(student[:2], labels[:2])
+    log_p = torch.log_softmax(student.double(), -1)
+    # cross-entropy of the two labelled rows, summed, over the whole batch of four
+    ce = -(log_p[0, 0] + log_p[1, 1]) / 4
     assert distillation_loss(student, teacher, labels, t, 0.25) == pytest.approx((0.75 * kl + 0.25 * ce).item(), rel=1e-4)
-    unlabelled = torch.full((4,), -100)
-    assert distillation_loss(student, teacher, unlabelled, t, 0.5) == pytest.approx(kl.item(), rel=1e-4)
+    unlabelled = torch.full((4,), -100)  # no labelled row: the soft term keeps its (1 - w) share
+    assert distillation_loss(student, teacher, unlabelled, t, 0.5) == pytest.approx(0.5 * kl.item(), rel=1e-4)
 
 
 def test_distill_settings_name_the_key_of_a_bad_value(tmp_path):

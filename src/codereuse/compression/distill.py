@@ -28,12 +28,15 @@ from codereuse.models import Backbone
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor | None,
                       temperature: float, hard_weight: float) -> torch.Tensor:
-    """(1 - w) T^2 KL(softmax(t/T) || softmax(s/T)) + w CE(s, labels); rows labelled -100 have no hard label."""
+    """(1 - w) T^2 KL(softmax(t/T) || softmax(s/T)) + w CE(s, labels), both averaged over the batch:
+    rows labelled -100 (unlabelled code) add no hard term but count in the mean, so a labelled row
+    weighs as much as any other and every batch has the same (1 - w) share of the soft term."""
     soft = F.kl_div(F.log_softmax(student / temperature, dim=-1), F.softmax(teacher / temperature, dim=-1),
                     reduction="batchmean") * temperature ** 2
-    if hard_weight == 0 or labels is None or not (labels != -100).any():
+    if hard_weight == 0 or labels is None:
         return soft
-    return (1 - hard_weight) * soft + hard_weight * F.cross_entropy(student, labels, ignore_index=-100)
+    hard = F.cross_entropy(student, labels, ignore_index=-100, reduction="sum") / student.shape[0]
+    return (1 - hard_weight) * soft + hard_weight * hard
 
 
 def standardise(features: torch.Tensor) -> torch.Tensor:
