@@ -15,10 +15,12 @@ from codereuse.compression import evaluate as ev
 from codereuse.compression import student as student_lib
 from codereuse.compression.comparison import compare_models
 from codereuse.compression.inputs import bpe_corpus, student_max_length
+from codereuse.compression.lengths import LengthModel
 from codereuse.compression.plots import search_plot
 from codereuse.compression.report import search_metrics, write_report
 from codereuse.compression.search import ArchitectureSearch, Individual, SearchResult, SearchSettings, pick
 from codereuse.compression.settings import DistillSettings, search_settings
+from codereuse.compression.space import SearchSpace
 from codereuse.compression.student_training import train_student, write_init
 from codereuse.compression.teacher import Teacher, TeacherTargets, teacher_targets
 from codereuse.compression.teacher_run import load_data, resolve_teacher
@@ -44,8 +46,9 @@ def run(cfg: DictConfig) -> dict:
     sources = unlabelled_sources(cfg, distilling, teacher, data)
     unlabelled = [record for rows in sources for record in rows]
     student_length = student_max_length(teacher.max_length, data.family)
-    seq_len = student_lib.mean_length(unlabelled, teacher.module.tokenizer, data.family, student_length)
-    found, chosen, teacher_ms = search_architecture(cfg, searching, teacher, data, seq_len, student_length, num_labels,
+    with stage("lengths", seconds):  # the student's length at each vocabulary size the search may pick
+        lengths = LengthModel.fit(unlabelled, data.family, student_length, length_sizes(searching), seed=cfg.seed)
+    found, chosen, teacher_ms = search_architecture(cfg, searching, teacher, data, lengths, student_length, num_labels,
                                                     len(unlabelled), seconds)
     plot = search_plot(found.evaluated, found.pareto, cfg.budget_mb, out / "search.png")
 
@@ -65,7 +68,8 @@ def run(cfg: DictConfig) -> dict:
         metrics = compare_models(teacher, data, paths, tokenizer, student_length, distilling.eval_batch_size,
                                  cfg.latency_repeats)
 
-    metrics.update(search_metrics(found, chosen, arch, seq_len, teacher_ms), teacher_checkpoint=str(teacher.checkpoint),
+    metrics.update(search_metrics(found, chosen, arch, lengths(chosen.arch.vocab), teacher_ms),
+                   **{f"search/seq_len_v{size}": length for size, length in zip(lengths.sizes, lengths.lengths)}, teacher_checkpoint=str(teacher.checkpoint),
                    teacher_note=teacher_note, task=data.name, wall_seconds=time.perf_counter() - started,
                    **{f"seconds/{k}": v for k, v in seconds.items()})
     metrics["test/floor_name"], metrics["test/floor"] = floor(data)
@@ -80,15 +84,26 @@ def stage(name: str, seconds: dict):
     print(f"[compress] {name}: {seconds[name]:.1f} s")
 
 
-def search_architecture(cfg: DictConfig, settings: SearchSettings, teacher: Teacher, data, seq_len: int,
+def length_sizes(settings: SearchSettings) -> tuple[int, ...]:
+    """The vocabulary sizes the length model trains a BPE at: the search space's smallest, largest and
+    two between them (geometrically), or the fixed architecture's own."""
+    if settings.fixed_arch is not None:
+        return (settings.fixed_arch.vocab,)
+    grid = SearchSpace.from_dict(settings.space).grid("vocab")
+    low, high = grid[0], grid[-1]
+    return tuple(sorted({low, round(low * (high / low) ** (1 / 3)), round(low * (high / low) ** (2 / 3)), high}))
+
+
+def search_architecture(cfg: DictConfig, settings: SearchSettings, teacher: Teacher, data, lengths: LengthModel,
                         student_length: int, num_labels: int, inputs: int,
                         seconds: dict) -> tuple[SearchResult, Individual, float | None]:
     """The search's result, the student architecture it picks and, in pareto mode, the teacher's
     batch-1 latency that the pick is measured against (``search.target_speedup`` times faster)."""
-    search = ArchitectureSearch(settings, seq_len, student_length, num_labels)
+    search = ArchitectureSearch(settings, lengths, student_length, num_labels)
     plan = (f"none, search.arch={settings.arch} given" if settings.arch else
             f"{settings.mode}, population {settings.population} x {settings.generations} generations")
-    print(f"search: {plan}, budget {cfg.budget_mb:g} MB, sequence length {seq_len} (mean over {inputs} inputs)")
+    measured = ", ".join(f"{length:.0f} at V{size}" for size, length in zip(lengths.sizes, lengths.lengths))
+    print(f"search: {plan}, budget {cfg.budget_mb:g} MB, student sequence length {measured} (mean over {inputs} inputs)")
     with stage("search", seconds):
         found = search.run()
     if settings.mode != "pareto":

@@ -9,6 +9,8 @@ Objectives: ``mode=gflops`` maximises GFLOPs at the task's sequence length (Comp
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -73,9 +75,12 @@ class SearchResult:
 
 
 class ArchitectureSearch:
-    def __init__(self, settings: SearchSettings, seq_len: int, max_positions: int, num_labels: int,
+    def __init__(self, settings: SearchSettings, seq_len: int | Callable[[int], int], max_positions: int, num_labels: int,
                  progress: bool = True) -> None:
-        self.settings, self.seq_len, self.max_positions, self.num_labels = settings, seq_len, max_positions, num_labels
+        """``seq_len``: the student's mean sequence length, or a function of its vocabulary size giving
+        it (``compression.lengths.LengthModel``): FLOPs and latency are counted at that length."""
+        self.settings, self.max_positions, self.num_labels = settings, max_positions, num_labels
+        self.seq_len = seq_len if callable(seq_len) else (lambda vocab: seq_len)
         self.space = SearchSpace.from_dict(settings.space)
         self.budget_bytes = int(settings.budget_mb * 1e6)
         self.progress = progress
@@ -117,15 +122,15 @@ class ArchitectureSearch:
         latency = self.latency(arch) if self.settings.mode == "pareto" else None
         return Individual(arch, parameters(arch, self.max_positions, self.num_labels),
                           size_bytes(arch, self.max_positions, self.num_labels) / 1e6,
-                          gflops(arch, self.seq_len, self.num_labels), latency, trial, generation)
+                          gflops(arch, self.seq_len(arch.vocab), self.num_labels), latency, trial, generation)
 
     def latency(self, arch: Architecture) -> float:
-        """Measured CPU milliseconds of one forward at batch 1 and the task's length (random weights)."""
+        """Measured CPU milliseconds of one forward at batch 1 and the student's length (random weights)."""
         if arch not in self._latency_cache:
             from transformers import BertForSequenceClassification
 
             model = BertForSequenceClassification(bert_config(arch, self.max_positions, self.num_labels)).eval()
-            ids = torch.randint(0, arch.vocab, (1, self.seq_len), generator=torch.Generator().manual_seed(0))
+            ids = torch.randint(0, arch.vocab, (1, self.seq_len(arch.vocab)), generator=torch.Generator().manual_seed(0))
             mask = torch.ones_like(ids)
             self._latency_cache[arch] = latency_ms(lambda: model(input_ids=ids, attention_mask=mask),
                                                    repeats=self.settings.latency_repeats)

@@ -9,7 +9,6 @@ In codereuse it is a ``classification``-family TaskModel with ``cls`` pooling, w
 """
 from __future__ import annotations
 
-import statistics
 from pathlib import Path
 
 import torch
@@ -37,11 +36,6 @@ def encode(records: list[dict], tokenizer, family: str, max_length: int) -> list
     ids = tokenizer(first, second, truncation=True, max_length=max_length)["input_ids"] if records else []
     return [{"code_ids": row, "labels": int(r.get("label", IGNORE)), "index": i}
             for i, (row, r) in enumerate(zip(ids, records))]
-
-
-def mean_length(records: list[dict], tokenizer, family: str, max_length: int) -> int:
-    """The task's real sequence length: mean tokens per (cross-encoded) input, truncated as trained."""
-    return round(statistics.fmean(len(r["code_ids"]) for r in encode(records, tokenizer, family, max_length)))
 
 
 class StudentDataModule(CodeDataModule):
