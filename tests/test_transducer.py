@@ -354,3 +354,30 @@ def test_output_fusion_with_cached_states_trains_through_train_py(family, tmp_pa
     metrics = train(tmp_path, code_tree, f"task={FAMILY_TASKS[family]}", "strategy.transducer.fuse_at=output",
                     "strategy.transducer.cache=true", "test=true", "trainer.limit_test_batches=1")
     assert metrics["strategy"] == "transducer" and 0 < metrics["adapter_params"]
+
+
+@pytest.mark.parametrize("fuse_at", ["input", "output"])
+def test_each_side_of_a_pair_is_fused_with_its_own_graph(fuse_at):
+    """Editing the second function's graph changes the pair's output; the first side's
+    representation does not move, so the graph reached its own side only."""
+    torch.manual_seed(0)
+    module = TransducerModule(backbone=TINY, task={"name": "clone", "family": "pair", "num_labels": 2},
+                              transducer={"hidden": 16, "heads": 2, "fuse_at": fuse_at}).eval()
+    fusion = module.model.input_fusion if fuse_at == "input" else module.model.output_fusion
+    for parameter in fusion.parameters():  # past the anchored start, where fusion returns its input unchanged
+        parameter.data.normal_(0, 0.5)
+    records = [{"code1": a, "code2": b, "label": 0} for a, b in zip(CODES, CODES[1:] + CODES[:1])]
+    rows = encode_records(records, module.tokenizer, "pair", "encoder", 64, 16, offsets=True)
+    module.row_fields("train", records, rows)
+    assert all("code1_graph" in row and "code2_graph" in row for row in rows)
+    edited = [dict(row) for row in rows]
+    for row in edited:  # the second side's graph: same nodes, every node typed alike
+        graph = row["code2_graph"].clone()
+        graph.node_type = torch.zeros_like(graph.node_type)
+        row["code2_graph"] = graph
+    collate = Collator(module.tokenizer.pad_token_id)
+    with torch.no_grad():
+        before, after = module.model(collate(rows)).logits, module.model(collate(edited)).logits
+        side = {name: module.model.embed(collate(batch), "code1") for name, batch in (("before", rows), ("after", edited))}
+    assert not torch.allclose(before, after)
+    assert torch.allclose(side["before"], side["after"])
