@@ -19,19 +19,24 @@ from conftest import ROOT
 TINY = ["model=tiny", "logger=none", "trainer.max_steps=2", "task.max_train_examples=16", "task.max_eval_examples=8"]
 
 
-def train(capsys, *args: str) -> tuple[int, str]:
-    """``python train.py *args``: (exit status, stderr)."""
+def run_script(capsys, script: str, *args: str) -> tuple[int, str]:
+    """``python <script> *args`` in this process: (exit status, stderr)."""
     GlobalHydra.instance().clear()
     argv = sys.argv
-    sys.argv = [str(ROOT / "train.py"), *args]
+    sys.argv = [str(ROOT / script), *args]
     try:
-        runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+        runpy.run_path(str(ROOT / script), run_name="__main__")
         status = 0
     except SystemExit as stop:
         status = stop.code
     finally:
         sys.argv = argv
     return status, capsys.readouterr().err
+
+
+def train(capsys, *args: str) -> tuple[int, str]:
+    """``python train.py *args``: (exit status, stderr)."""
+    return run_script(capsys, "train.py", *args)
 
 
 def one_error_line(status: int, stderr: str) -> str:

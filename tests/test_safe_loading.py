@@ -3,12 +3,9 @@ them, and a checkpoint's recorded overrides replay only what a run of this proje
 from __future__ import annotations
 
 import pathlib
-import runpy
-import sys
 
 import pytest
 import torch
-from hydra.core.global_hydra import GlobalHydra
 
 from codereuse.analysis.__main__ import main as analysis
 from codereuse.checkpoints import load_checkpoint
@@ -17,9 +14,9 @@ from codereuse.errors import BackboneError, ConfigError
 from codereuse.models import load_backbone
 from codereuse.selection.candidates import discover_checkpoints
 from codereuse.training.resume import restored_config
-from conftest import ROOT, compose_train
+from conftest import compose_train
 from test_cli import saved_tiny
-from test_errors import one_error_line, train
+from test_errors import one_error_line, run_script, train
 
 TINY = ["model=tiny", "logger=none", "task=defect", "trainer.max_steps=2", "task.max_train_examples=32"]
 BACKBONE = {"name": "tiny", "source": "tiny", "pooling": "mean", "tiny": {"arch": "bert"}}
@@ -45,16 +42,7 @@ def booby_trapped(path: pathlib.Path, marker: pathlib.Path, **content) -> pathli
 
 def compress(capsys, *args: str) -> tuple[int, str]:
     """``python compress.py *args``: (exit status, stderr)."""
-    GlobalHydra.instance().clear()
-    argv, sys.argv = sys.argv, [str(ROOT / "compress.py"), *args]
-    try:
-        runpy.run_path(str(ROOT / "compress.py"), run_name="__main__")
-        status = 0
-    except SystemExit as stop:
-        status = stop.code
-    finally:
-        sys.argv = argv
-    return status, capsys.readouterr().err
+    return run_script(capsys, "compress.py", *args)
 
 
 def assert_refused(line: str, path: pathlib.Path, marker: pathlib.Path) -> None:

@@ -7,6 +7,7 @@ predict labels; a paired family's head reads ``[u, v, |u - v|, u * v]`` of its t
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -33,23 +34,26 @@ class TaskOutput:
     logits: torch.Tensor | None = None
 
 
-class OutputHandler:
+class OutputHandler(ABC):
     """What differs between output kinds; ``store`` is the stage's list of accumulated outputs."""
 
     def build(self, model: TaskModel, task: TaskSettings) -> None:
         """Add the task head (and any decoder) to ``model``."""
 
+    @abstractmethod
     def forward(self, model: TaskModel, batch: dict) -> TaskOutput:
-        raise NotImplementedError
+        """The training loss of ``batch`` (and the logits, where the kind has them)."""
 
     def add_metrics(self, module: ReuseModule, task: TaskSettings) -> None:
         """Give ``module`` any metric state its stages update (registered as submodules)."""
 
+    @abstractmethod
     def eval_step(self, module: ReuseModule, batch: dict, output: TaskOutput, stage: str, store: list) -> None:
-        raise NotImplementedError
+        """Update the stage's metrics, or add to ``store`` what its epoch end scores."""
 
+    @abstractmethod
     def eval_epoch_end(self, module: ReuseModule, stage: str, store: list) -> None:
-        raise NotImplementedError
+        """Log the stage's metrics as ``<stage>/<metric>``."""
 
 
 class Labels(OutputHandler):

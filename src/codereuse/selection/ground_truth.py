@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-Z = 2.0  # standard errors a difference must exceed to count (evaluation.verdict's rule)
+from codereuse.evaluation.verdict import Z  # standard errors a difference must exceed to count
+
 
 
 @dataclass(frozen=True)
