@@ -1,5 +1,6 @@
 """Reuse strategies side by side on MiniLM: full, top-2, head only, LoRA, prefix, prompt, Transducer
-Tuning, and the Transducer with shuffled graphs (the control for what the graph contributes).
+Tuning, the Transducer with shuffled graphs (the control for what the graph contributes) and its
+graph alone (the control for what the backbone adds to it).
 
     python benchmarks/adapters.py --tune [options] [overrides ...]   # each arm's LR from its own grid,
                                                                      # on validation -> benchmarks/tuned/adapters.yaml
@@ -11,13 +12,16 @@ model, data subsets, max length, batch size and epochs for every arm; each arm a
 rate, over several training seeds with the arms interleaved within each seed, all in this process
 through ``run(cfg)`` as ``train.py`` (see compare.py). In ``transducer_shuffled`` every example is
 fused with another example's graph (a fixed derangement per split), so its gap to ``transducer`` is
-what the graph itself contributes. Prints one JSON line ``{"tasks": {<task>: {"metric", "floor",
+what the graph itself contributes; ``graph_only`` is the transducer's GNN over the graph pooled into
+the task head with no backbone layer run, so the transducer's gap to it is what the frozen backbone
+adds to the graph alone. Prints one JSON line ``{"tasks": {<task>: {"metric", "floor",
 "floor_name", "floor_se", "frozen", "frozen_name", "frozen_se", "best_arm", "yardstick", "methods":
 {<arm>: {"adapter_params", "adapter_pct", "head_params", "head_pct", "seconds", <metric>,
 <metric>_se, ..., "lr"}}}}, ...}`` (scores as fractions, ``*_pct`` in % of the backbone's parameters,
 seconds = ``trainer.fit``); a task that is not a yardstick (see compare.py) is announced on its own
 line. The output-fusion arms cannot run on a seq2seq task (its decoder reads the encoder directly):
-such a task is reported as ``{"skipped": <reason>}`` while any of them is selected.
+such a task is reported as ``{"skipped": <reason>}`` while any of them is selected. ``graph_only``
+has no decoder input either and stops with a ConfigError on a seq2seq task: leave it out with --arms.
 """
 from __future__ import annotations
 
@@ -41,6 +45,8 @@ ARMS = [
     # a zero-initialised gate and a fresh GNN: 1e-3 was the best of {1e-3, 3e-4}, so larger steps next
     Arm("transducer", ["strategy=transducer"], [1e-3, 3e-3, 1e-2]),
     Arm("transducer_shuffled", ["strategy=transducer", "strategy.transducer.shuffle_graphs=true"], [1e-3, 3e-3, 1e-2]),
+    # the graph alone: the transducer's GNN, pooled per example, into the task head (no backbone layer)
+    Arm("graph_only", ["strategy=graph_only"], [3e-3, 1e-3, 1e-2]),
     # the graph fused behind the frozen backbone (its token states computed once per example)
     Arm("transducer_output", [*OUTPUT], [3e-3, 1e-3, 1e-2]),
     Arm("transducer_output_shuffled", [*OUTPUT, "strategy.transducer.shuffle_graphs=true"], [3e-3, 1e-3, 1e-2]),

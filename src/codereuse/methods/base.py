@@ -37,8 +37,7 @@ class ReuseModule(pl.LightningModule, ABC):
         loaded = load_backbone(BackboneSpec.from_dict(backbone))
         self.tokenizer = loaded.tokenizer
         self.backbone_params = count_parameters(loaded.model)[1]  # before any adapter is added
-        self.model = TaskModel(self.adapt_backbone(loaded), loaded.tokenizer, loaded.spec, self.task_settings,
-                               through_wrapper=self.through_wrapper)
+        self.model = self.build_task_model(self.adapt_backbone(loaded), loaded)
         self.model.input_fusion = self.build_input_fusion(self.model)
         self.model.output_fusion = self.build_output_fusion(self.model)
         if self.parameter_counts()["trainable_params"] == 0:
@@ -62,6 +61,10 @@ class ReuseModule(pl.LightningModule, ABC):
     def build_input_fusion(self, model: TaskModel) -> nn.Module | None:
         """An optional hook on the backbone's input embeddings (``TaskModel.input_fusion``)."""
         return None
+
+    def build_task_model(self, backbone: nn.Module, loaded: Backbone) -> TaskModel:
+        """The task model around the adapted ``backbone`` (a strategy may encode its inputs otherwise)."""
+        return TaskModel(backbone, loaded.tokenizer, loaded.spec, self.task_settings, through_wrapper=self.through_wrapper)
 
     def build_output_fusion(self, model: TaskModel) -> nn.Module | None:
         """An optional hook on the backbone's last-layer token states (``TaskModel.output_fusion``);
