@@ -236,8 +236,10 @@ def test_default_teacher_is_trained_then_reused_and_the_student_fits_the_budget(
     assert first["student_fp32/size_mb"] <= 0.5 and first["search/evaluated"] == 12
     metrics = json.loads((tmp_path / "one" / "metrics.json").read_text())
     for key in ("teacher/accuracy", "teacher/f1", "student_fp32/accuracy", "student_int8/accuracy", "test/floor",
-                "speedup_b1", "accuracy_drop", "student_int8/agreement_with_fp32"):
+                "speedup_b1", "accuracy_drop", "student_int8/agreement_with_fp32", "teacher/val_accuracy",
+                "student_fp32/val_accuracy"):
         assert isinstance(metrics[key], float), key
+    assert metrics["transfer/task_rows"] == 96 and metrics["transfer/left_out"] == 0  # distill.max_train_examples
     assert metrics["test/floor_name"].endswith("_accuracy") and 0 < metrics["test/floor"] <= 1
     assert (tmp_path / "one" / "search.png").stat().st_size > 0 and (tmp_path / "one" / "students.png").stat().st_size > 0
     assert AutoModelForSequenceClassification.from_pretrained(hf).num_labels == 2
@@ -296,7 +298,7 @@ def test_every_distillation_seed_reads_the_same_extra_code(tmp_path, code_tree):
     from types import SimpleNamespace
 
     from codereuse.compression.teacher_run import load_data
-    from codereuse.compression.transfer_set import unlabelled_sources
+    from codereuse.compression.transfer_set import transfer_set
     from codereuse.data.registry import load_task
 
     extra = tmp_path / "extra"  # packages the task (code_tree) does not hold
@@ -308,7 +310,7 @@ def test_every_distillation_seed_reads_the_same_extra_code(tmp_path, code_tree):
                                 f"distill.extra_source_dir={extra}", f"seed={seed}"], tmp_path / f"run{seed}")
         teacher = SimpleNamespace(config=None, task={"name": "classify"}, checkpoint=tmp_path / "t.ckpt")
         settings = DistillSettings.from_dict(cfg.distill)
-        return [r["code"] for r in unlabelled_sources(cfg, settings, teacher, load_data(cfg, teacher))[-1]]
+        return [r["code"] for r in transfer_set(cfg, settings, teacher, load_data(cfg, teacher)).rows[-1]]
 
     built = [{r["code"] for rows in load_task("classify", source_dir=str(extra), cache_dir=str(tmp_path),
                                                  seed=seed).splits.values() for r in rows} for seed in (0, 1)]

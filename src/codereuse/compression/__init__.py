@@ -15,6 +15,6 @@ distilled from a fine-tuned teacher on unlabelled code, and exported for deploym
 - :mod:`.transfer_set`  the unlabelled code distilled on, near-copies of held-out code left out
 - :mod:`.distill`   the distillation loss and ``DistillationModule``
 - :mod:`.student_training`  the student's init directory and its Lightning run
-- :mod:`.comparison`  teacher next to each student form on the test split (accuracy, size, latency)
+- :mod:`.comparison`  teacher next to each student form on the test split (accuracy, size, latency), and validation accuracy
 - :mod:`.report`    metrics.json, search.json, plots, run summary and console table
 """

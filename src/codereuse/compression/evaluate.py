@@ -1,5 +1,5 @@
-"""Test-split predictions, accuracy / F1, agreement between forms, and interleaved latency of the
-teacher and every form of the student on real test inputs."""
+"""Predictions on a split (test, or validation), accuracy / F1, agreement between forms, and
+interleaved latency of the teacher and every form of the student on real test inputs."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable

@@ -1,5 +1,6 @@
 """``python compress.py``: teacher -> architecture search under a hard size budget -> student BPE ->
-distillation on unlabelled code -> export -> test evaluation next to the teacher and the floor -> report.
+distillation on unlabelled code (the transfer set, counted) -> export -> validation and test evaluation
+next to the teacher and the floor -> report.
 Each step lives in its own module; :func:`run` calls them in order and times them."""
 from __future__ import annotations
 
@@ -19,13 +20,13 @@ from codereuse.compression.lengths import LengthModel
 from codereuse.compression.plots import search_plot
 from codereuse.compression.report import search_metrics, write_report
 from codereuse.compression.search import ArchitectureSearch, Individual, SearchResult, SearchSettings, pick
-from codereuse.compression.settings import DistillSettings, search_settings
+from codereuse.compression.settings import DistillSettings, plain, search_settings
 from codereuse.compression.space import SearchSpace
 from codereuse.compression.student_training import train_student, write_init
 from codereuse.compression.teacher import Teacher, TeacherTargets, teacher_targets
 from codereuse.compression.teacher_run import load_data, resolve_teacher
 from codereuse.compression.tokenizer import train_bpe
-from codereuse.compression.transfer_set import unlabelled_sources
+from codereuse.compression.transfer_set import check_extra_source, transfer_set
 from codereuse.evaluation.floors import floor
 
 
@@ -36,6 +37,8 @@ def run(cfg: DictConfig) -> dict:
     seconds: dict[str, float] = {}
     # both setting groups are checked before the teacher trains, so a bad value costs nothing
     searching, distilling = search_settings(cfg), DistillSettings.from_dict(cfg.distill)
+    if not cfg.teacher:  # the default teacher is fine-tuned on this config's data: refuse before it trains
+        check_extra_source(distilling.extra_source_dir, plain(cfg.data))
     with stage("teacher", seconds):
         teacher, teacher_note = resolve_teacher(cfg)
     print(f"teacher: {teacher_note}")
@@ -43,8 +46,8 @@ def run(cfg: DictConfig) -> dict:
     num_labels = data.num_labels or 2
     pl.seed_everything(cfg.seed, workers=True)
 
-    sources = unlabelled_sources(cfg, distilling, teacher, data)
-    unlabelled = [record for rows in sources for record in rows]
+    transfer = transfer_set(cfg, distilling, teacher, data)
+    unlabelled = [record for rows in transfer.rows for record in rows]
     student_length = student_max_length(teacher.max_length, data.family)
     with stage("lengths", seconds):  # the student's length at each vocabulary size the search may pick
         lengths = LengthModel.fit(unlabelled, data.family, student_length, length_sizes(searching), seed=cfg.seed)
@@ -58,7 +61,7 @@ def run(cfg: DictConfig) -> dict:
     arch = dataclasses.replace(chosen.arch, vocab=len(tokenizer))  # a small corpus may allow fewer merges
     write_init(student_dir / "init", arch, student_length, num_labels, tokenizer, distilling.dropout)
     with stage("soft_labels", seconds):
-        targets = soft_labels(cfg, distilling, teacher, sources)
+        targets = soft_labels(cfg, distilling, teacher, transfer.rows)
     with stage("distill", seconds):
         module, loggers = train_student(cfg, distilling, data, unlabelled, targets, student_dir, num_labels)
     example = ev.first_batch(student_lib.batches(data.splits["test"], tokenizer, data.family, student_length, 2))
@@ -70,7 +73,7 @@ def run(cfg: DictConfig) -> dict:
 
     metrics.update(search_metrics(found, chosen, arch, lengths(chosen.arch.vocab), teacher_ms),
                    **{f"search/seq_len_v{size}": length for size, length in zip(lengths.sizes, lengths.lengths)}, teacher_checkpoint=str(teacher.checkpoint),
-                   teacher_note=teacher_note, task=data.name, wall_seconds=time.perf_counter() - started,
+                   teacher_note=teacher_note, task=data.name, **transfer.metrics(), wall_seconds=time.perf_counter() - started,
                    **{f"seconds/{k}": v for k, v in seconds.items()})
     metrics["test/floor_name"], metrics["test/floor"] = floor(data)
     return write_report(out, metrics, found.evaluated, loggers, f"compress {data.name}: {arch} ({plot.name}, students.png)")

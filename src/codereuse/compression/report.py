@@ -47,7 +47,8 @@ def summary_rows(metrics: dict) -> dict:
         if name in metrics:
             m = metrics[name]
             rows[name] = (f"{m['size_mb']:.2f} MB, {m['params']:,} params, acc {m['accuracy']:.4f}, f1 {m['f1']:.4f}, "
-                          f"{m['latency_b1_ms']:.2f} ms @1, {m['latency_b32_ms']:.1f} ms @32"
+                          + (f"val acc {m['val_accuracy']:.4f}, " if "val_accuracy" in m else "")
+                          + f"{m['latency_b1_ms']:.2f} ms @1, {m['latency_b32_ms']:.1f} ms @32"
                           + (f", agrees {m['agreement_with_fp32']:.4f}" if "agreement_with_fp32" in m else ""))
     rows.update({k: metrics[k] for k in ("speedup_b1", "accuracy_drop", "test/floor_name", "test/floor", "student/arch")})
     return rows

@@ -10,6 +10,8 @@ from codereuse.compression.search import SearchSettings
 from codereuse.errors import ConfigError
 from codereuse.methods.settings import OptimSettings
 
+STDLIB = "stdlib"  # distill.extra_source_dir's name for this interpreter's standard library
+
 
 def plain(node):
     """A config node as plain dicts and lists (anything else as it is)."""
@@ -30,7 +32,7 @@ class DistillSettings:
     hard_weight: float  # share of cross-entropy on the hard labels, where inputs have them
     feature_weight: float  # weight of the MSE on the teacher's classifier input (0: logits only)
     task_source: bool  # add the task source's other functions (classification tasks)
-    extra_source_dir: str | None  # add the task's inputs built from this tree, labels dropped
+    extra_source_dir: str | None  # add the task's inputs built from this tree (STDLIB: the standard library), labels dropped
     max_train_examples: int | None  # None: every training input
     max_epochs: int  # -1: until max_steps
     max_steps: int  # -1: until max_epochs
@@ -46,7 +48,7 @@ class DistillSettings:
                  "a weight >= 0 (0: logits only)")
         _require("task_source", self.task_source, isinstance(self.task_source, bool), "true or false")
         _require("extra_source_dir", self.extra_source_dir, self.extra_source_dir is None or isinstance(self.extra_source_dir, str),
-                 "a directory of code, or null")
+                 f"a directory of code, {STDLIB} for the standard library, or null")
         _require("max_train_examples", self.max_train_examples,
                  self.max_train_examples is None or (_count(self.max_train_examples) and self.max_train_examples > 0),
                  "a positive count, or null for every training input")
