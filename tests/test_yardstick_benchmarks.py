@@ -198,3 +198,18 @@ def test_selection_passes_a_presets_data_to_select_and_to_brute_force():
         cfg = compose("select", overrides=["task=clone_leetcode"])  # the preset alone reaches brute force too
     assert brute_force_overrides(cfg)[-1] == f"data.dir={data_dir}"
     assert selection.task_overrides("classify", None, None) == []
+
+
+def test_selection_goal_needs_every_baseline_beaten_and_a_complete_scorer():
+    good = {"kind": "scorer", "weighted_tau": 0.7, "weighted_tau_no_controls": 0.5, "top1_regret": 0.01,
+            "fraction_of_brute_force_time": 0.01}
+    baselines = {name: {"kind": "baseline", "weighted_tau": 0.2} for name in selection.BEATEN}
+    task = {"scorers": {"logme": good, "random": {"kind": "baseline", "weighted_tau": 0.9}, **baselines}}
+    assert selection.goal_check({"t": task}) == {"logme": True}  # the random ranking is no bar to beat
+    for name in selection.BEATEN:
+        beaten_by = {**task["scorers"], name: {"kind": "baseline", "weighted_tau": 0.75}}
+        assert selection.goal_check({"t": {"scorers": beaten_by}}) == {"logme": False}
+    incomplete = {**task["scorers"], "logme": {**good, "complete": False}}
+    assert selection.goal_check({"t": {"scorers": incomplete}}) == {"logme": False}
+    worse_regret = {**task["scorers"], "logme": {**good, "top1_regret": 0.05}}
+    assert selection.goal_check({"t": {"scorers": worse_regret}}) == {"logme": False}
