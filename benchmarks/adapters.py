@@ -19,9 +19,9 @@ adds to the graph alone. Prints one JSON line ``{"tasks": {<task>: {"metric", "f
 {<arm>: {"adapter_params", "adapter_pct", "head_params", "head_pct", "seconds", <metric>,
 <metric>_se, ..., "lr"}}}}, ...}`` (scores as fractions, ``*_pct`` in % of the backbone's parameters,
 seconds = ``trainer.fit``); a task that is not a yardstick (see compare.py) is announced on its own
-line. The output-fusion arms cannot run on a seq2seq task (its decoder reads the encoder directly):
-such a task is reported as ``{"skipped": <reason>}`` while any of them is selected. ``graph_only``
-has no decoder input either and stops with a ConfigError on a seq2seq task: leave it out with --arms.
+line. The output-fusion arms cannot run on a seq2seq task (its decoder reads the encoder directly),
+nor can ``graph_only`` (no decoder input worth scoring): such a task is reported as
+``{"skipped": <reason>}`` while any of them is selected.
 """
 from __future__ import annotations
 
@@ -107,11 +107,15 @@ def selected_arms(names: list[str], grid_size: int, head_lr_from: str | None = N
 
 
 def skip_reason(task: str, arms: list[Arm]) -> str | None:
+    """Why ``task`` cannot run these arms: a seq2seq decoder bypasses output fusion, and a graph-only
+    model has no decoder input worth scoring."""
     output = [arm.name for arm in arms if "strategy.transducer.fuse_at=output" in arm.overrides]
-    if not output:
+    graph_only = [arm.name for arm in arms if "strategy=graph_only" in arm.overrides]
+    reasons = ([f"{', '.join(output)} fuse at the output, which a seq2seq decoder bypasses"] if output else []) + \
+        ([f"{', '.join(graph_only)} has no decoder input worth scoring"] if graph_only else [])
+    if not reasons:
         return None
-    return unsupported(task, ("classification", "pair", "retrieval"), f"{', '.join(output)} fuse at the output, "
-                       "which a seq2seq decoder bypasses; leave them out with --arms")
+    return unsupported(task, ("classification", "pair", "retrieval"), "; ".join(reasons) + "; leave them out with --arms")
 
 
 def _budget(args) -> list[str]:

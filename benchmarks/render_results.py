@@ -335,6 +335,73 @@ def ground_truth(entries, options, load):
     return table(["candidate", *[f"{t} (`{b['metric']}`)" for t, b in zip(tasks, blocks)]], rows), []
 
 
+def interval(bounds) -> str:
+    return DASH if not bounds else f"[{num(bounds[0])}, {num(bounds[1])}]"
+
+
+def selection_truth(entries, options, load):
+    """One task's ranking against a ground truth with its own noise: weighted tau and expected top-1
+    regret with intervals over redrawn ground truths, the worst case among tied top scores, and
+    whether a scorer's pick is one the ground truth cannot tell from the best."""
+    data = load(entries[0][0][0])
+    task = options["task"]
+    block = data["tasks"][task]
+    scorers = block["scorers"]
+    names = [n for n, s in scorers.items() if s["kind"] == "scorer"]
+    names.sort(key=lambda n: (scorers[n].get("complete") is False, -(scorers[n]["weighted_tau"] or -9)))
+    names += [n for n in BASELINES if n in scorers]
+    rows = []
+    for name in names:
+        s = scorers[name]
+        label = f"`{name}`" + (" (baseline)" if name in BASELINES else "") + \
+            (f" (incomplete: {', '.join(s.get('missing') or [])})" if s.get("complete") is False else "")
+        within = s.get("top1_within_truth_ties")
+        rows.append([label, num(s["weighted_tau"]), interval(s.get("weighted_tau_truth_ci")), num(s.get("weighted_tau_no_controls")),
+                     num(s["top1_regret"]), interval(s.get("top1_regret_truth_ci")), num(s.get("top1_regret_worst")),
+                     DASH if within is None else ("yes" if within else "no"),
+                     DASH if s["kind"] == "baseline" else pct(s["fraction_of_brute_force_time"], 1)])
+    header = ["scorer", "weighted τ", "over truth draws", "w/o controls", "top-1 regret (expected)", "over truth draws",
+              "worst among tied top scores", "pick tied with best", "time / brute force"]
+    meets = [n for n, ok in data.get("meets_goal", {}).items() if ok]
+    goal = data.get("goal", {})
+    notes = [f"`{task}`: {block['candidates']} candidates ranked by `{block['ground_truth_metric']}`, brute force "
+             f"{secs(block['brute_force_seconds'])}, feature extraction {secs(block['extraction_seconds'])}; "
+             f"the ground truth cannot separate {', '.join(f'`{n}`' for n in block.get('ground_truth_tied_best') or [])} "
+             f"from the best."]
+    if goal:
+        checked = "checked" if block.get("yardstick") else "not checked: the task is no yardstick at this budget"
+        notes.append(f"Goal (the benchmark's `meets_goal`, {checked}): weighted τ ≥ {goal['weighted_tau']}, ≥ "
+                     f"{goal['weighted_tau_no_controls']} without controls, top-1 regret ≤ {goal['top1_regret']}, "
+                     f"≤ {pct(goal['time_fraction'], 0)} of brute-force time, above every baseline but `random`; met by: "
+                     f"{', '.join(f'`{n}`' for n in meets) or 'none'}.")
+    return table(header, rows), notes
+
+
+def truth_seeds(entries, options, load):
+    """Each candidate's ground truth: the rate chosen on validation (mean over seeds), the seeds' test
+    scores there, their mean and standard error, and whether it is tied with the best."""
+    data = load(entries[0][0][0])
+    block = data["tasks"][options["task"]]
+    detail, tied = block["ground_truth_detail"], set(block.get("ground_truth_tied_best") or [])
+    rates = sorted({float(lr) for d in detail.values() for lr in d["validation"]})
+    rows = []
+    for name in sorted(detail, key=lambda n: -block["ground_truth"][n]):
+        d = detail[name]
+        validation = {float(lr): value for lr, value in d["validation"].items()}
+        rows.append([f"`{name}`", *[num(validation.get(lr)) for lr in rates], f"{d['lr']:g}",
+                     ", ".join(num(v) for v in d["test"]), pm(block["ground_truth"][name], d["se"]),
+                     "yes" if name in tied else ""])
+    metric = block["ground_truth_metric"].split("/", 1)[-1]
+    header = ["candidate", *[f"val {metric} at lr {lr:g}" for lr in rates], "chosen lr", f"test {metric} per seed",
+              "mean ± s.e.", "tied with best"]
+    notes = []
+    if block.get("floor") is not None:
+        notes.append(f"Lexical floor `{block['floor_name']}` {pm(block['floor'], block.get('floor_se'))}; frozen "
+                     f"`{block['best_arm']}` (`{block['frozen_name']}`) {pm(block['frozen'], block.get('frozen_se'))}, "
+                     f"on the same {data['tasks'][options['task']].get('test_examples', 'evaluated')} test records.")
+    return table(header, rows), notes
+
+
 PROPERTIES = ("lexical", "syntactic", "structural", "semantic")
 
 
@@ -359,6 +426,7 @@ def clone_kinds(entries, options, load):
 
 KINDS = {"references": references, "runs": runs, "freeze-speed": freeze_speed, "arms": arms, "students": students,
          "forms": forms, "selection": selection, "ground-truth": ground_truth, "probes": probes,
+         "selection-truth": selection_truth, "truth-seeds": truth_seeds,
          "clone-kinds": clone_kinds}
 
 

@@ -132,6 +132,8 @@ def test_adapters_skips_a_seq2seq_task_only_while_an_output_fusion_arm_is_select
     assert "transducer_output fuse at the output" in adapters.skip_reason("summarize", output)
     assert adapters.skip_reason("search", output) is None
     assert adapters.skip_reason("summarize", adapters.selected_arms(["lora", "transducer"], 1)) is None
+    graph_only = adapters.skip_reason("summarize", adapters.selected_arms(["lora", "graph_only"], 1))
+    assert "graph_only has no decoder input worth scoring" in graph_only
 
 
 def fake_select(calls: list):
