@@ -162,6 +162,7 @@ def test_selection_skips_retrieval_and_checks_goals_on_yardstick_tasks(monkeypat
     assert (classify["metric"], classify["best_arm"], classify["frozen"], classify["yardstick"]) == ("acc", "a", frozen, yardstick)
     assert classify["ground_truth_metric"] == "test/acc" and classify["skipped_candidates"] == []
     assert line["meets_goal"] == ({"logme": True} if yardstick else {})
+    assert line["meets_goal_every_ranked_task"] == {"logme": True}  # what the goal would say, yardstick or not
     out = capsys.readouterr().out
     assert "skipped search is a retrieval task" in out and ("classify: not a yardstick" in out) != yardstick
 
