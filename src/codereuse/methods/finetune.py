@@ -6,7 +6,7 @@ from torch import nn
 from codereuse.methods.base import ReuseModule
 from codereuse.errors import ConfigError
 from codereuse.methods.freeze import FreezePolicy
-from codereuse.methods.prefix_cache import PrefixCache
+from codereuse.methods.prefix_cache import PrefixCache, plan_for_fit
 from codereuse.models.layers import num_layers
 from codereuse.models import Backbone
 
@@ -27,8 +27,12 @@ class FineTuneModule(ReuseModule):
         if self.policy.cache:
             if backbone.spec.architecture != "encoder":
                 raise ConfigError("freeze.cache", True, hint=f"prefix caching needs an encoder-only backbone; {backbone.spec.name} is {backbone.spec.architecture}")
-            self.prefix_cache = PrefixCache(backbone.model, self.policy.frozen_prefix_depth(num_layers(backbone.model)))
+            depth = self.policy.frozen_prefix_depth(num_layers(backbone.model))
+            self.prefix_cache = PrefixCache(backbone.model, depth, self.policy.cache_budget)
         return backbone.model
+
+    def on_fit_start(self) -> None:
+        self.prefix_cache = self.model.prefix_cache = plan_for_fit(self.prefix_cache, self.trainer, self.family.inputs)
 
     def train(self, mode: bool = True):
         super().train(mode)

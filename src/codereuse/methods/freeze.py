@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from codereuse.errors import ConfigError
+from codereuse.methods.state_store import CacheBudget
 from codereuse.models.layers import embedding_modules, layer_stacks
 
 MODES = ("none", "embeddings", "all", "top", "bottom")
@@ -23,6 +24,10 @@ class FreezePolicy:
     layers: int = 0
     # reuse the frozen prefix's outputs across epochs (methods/prefix_cache.py)
     cache: bool = False
+    # where the cached states go: memory up to a budget, then disk (methods/state_store.py)
+    cache_memory_gb: float = CacheBudget.memory_gb
+    cache_disk_dtype: str = CacheBudget.disk_dtype
+    cache_dir: str | None = CacheBudget.dir
     name: str | None = None
 
     def __post_init__(self) -> None:
@@ -30,6 +35,7 @@ class FreezePolicy:
             raise ConfigError("freeze.mode", self.mode, MODES)
         if self.mode in ("top", "bottom") and self.layers < 0:
             raise ConfigError("freeze.layers", self.layers, "an integer >= 0")
+        self.cache_budget = CacheBudget(self.cache_memory_gb, self.cache_disk_dtype, self.cache_dir)
 
     def apply(self, backbone: nn.Module) -> list[nn.Module]:
         """Set ``requires_grad`` on ``backbone``; return the frozen modules (to keep in eval mode)."""

@@ -8,6 +8,10 @@ embeddings swapped for a module that returns the cached states.
 
 Applies to encoder-only backbones whose last layer's output is the model's output (BERT, RoBERTa,
 CodeBERT, GraphCodeBERT, UniXcoder, MiniLM), on every task family.
+
+The states are kept within a budget (``freeze.cache_memory_gb``, then disk: methods/state_store.py).
+Before the first epoch the cache prints what the data will take, and a run whose states fit neither
+the memory budget nor the free disk goes uncached.
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import torch
 from torch import nn
 
 from codereuse.errors import ConfigError
+from codereuse.methods.state_store import GB, CacheBudget, StateStore
 from codereuse.models.layers import layer_stacks
 
 
@@ -32,32 +37,59 @@ class _Replay(nn.Module):
 
 
 class PrefixCache:
-    def __init__(self, backbone: nn.Module, frozen_layers: int) -> None:
+    """``key`` names the setting that turned caching on, in messages."""
+
+    def __init__(self, backbone: nn.Module, frozen_layers: int, budget: CacheBudget = CacheBudget(),
+                 key: str = "freeze.cache") -> None:
         stacks = layer_stacks(backbone)
         embeddings = getattr(backbone, "embeddings", None)
         if len(stacks) != 1 or embeddings is None or _has_parameters_outside(backbone, [embeddings, stacks[0]]):
-            raise ConfigError("freeze.cache", True, hint=f"prefix caching needs a BERT-style encoder, not {type(backbone).__name__}")
-        self.backbone, self.frozen_layers = backbone, frozen_layers
+            raise ConfigError(key, True, hint=f"prefix caching needs a BERT-style encoder, not {type(backbone).__name__}")
+        self.backbone, self.frozen_layers, self.key = backbone, frozen_layers, key
         self.stack_owner, self.stack_name = _owner(backbone, stacks[0])
-        self.states: dict[tuple, torch.Tensor] = {}
+        self.states = StateStore(budget)
 
     def hidden_states(self, ids: torch.Tensor, mask: torch.Tensor, keys: list[tuple]) -> torch.Tensor:
-        missing = [row for row, key in enumerate(keys) if key not in self.states]
+        states = [self.states.get(key) for key in keys]
+        missing = [row for row, state in enumerate(states) if state is None]
         if missing:
-            self._fill(ids[missing], mask[missing], [keys[row] for row in missing])
+            for row, state in zip(missing, self._compute(ids[missing], mask[missing])):
+                states[row] = state
+                self.states.put(keys[row], state)
         cached = torch.zeros(ids.shape[0], ids.shape[1], self.backbone.config.hidden_size, device=ids.device)
-        for row, key in enumerate(keys):
-            states = self.states[key]
-            cached[row, : states.shape[0]] = states.to(ids.device)
+        for row, state in enumerate(states):
+            cached[row, : state.shape[0]] = state.to(ids.device)
         with self._layers(slice(self.frozen_layers, None)), self._embeddings(_Replay(cached)):
             return self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
 
+    def plan(self, sequences: int, max_length: int, run_dir: str | None = None) -> bool:
+        """Print what caching ``sequences`` states of up to ``max_length`` tokens takes; False when they
+        fit neither the memory budget nor the free disk (the run then goes uncached)."""
+        self.states.run_dir = run_dir
+        budget, hidden = self.states.budget, self.backbone.config.hidden_size
+        per_sequence = max(max_length * hidden * 4, 1)  # float32 in memory (at least 1: no rows, no division by 0)
+        in_memory = min(sequences, int(budget.memory_gb * GB // per_sequence))
+        head = f"{self.key}: ~{sequences * per_sequence / GB:.3g} GB of states for {sequences} sequences"
+        memory = f"freeze.cache_memory_gb={budget.memory_gb:g}"
+        if in_memory == sequences:
+            print(f"{head} (all in memory, within {memory})")
+            return True
+        on_disk = (sequences - in_memory) * max_length * hidden * budget.disk_bytes_per_value
+        free = self.states.free_disk_bytes()
+        if on_disk > free:
+            print(f"{head}: they fit neither {memory} nor the {free / GB:.3g} GB free under {self.states.parent}; "
+                  "running uncached")
+            return False
+        print(f"{head} ({in_memory} in memory up to {memory}, the rest on disk at {budget.disk_dtype} "
+              f"under {self.states.parent})")
+        return True
+
     @torch.no_grad()
-    def _fill(self, ids: torch.Tensor, mask: torch.Tensor, keys: list[tuple]) -> None:
+    def _compute(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         with self._layers(slice(0, self.frozen_layers)):
             states = self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-        for row, key in enumerate(keys):  # keep only the real tokens, on the CPU
-            self.states[key] = states[row, : int(mask[row].sum())].detach().to("cpu", copy=True)
+        # only the real tokens, on the CPU
+        return [states[row, : int(mask[row].sum())].detach().to("cpu", copy=True) for row in range(ids.shape[0])]
 
     @contextlib.contextmanager
     def _layers(self, part: slice):
@@ -89,3 +121,13 @@ def _owner(root: nn.Module, target: nn.Module) -> tuple[nn.Module, str]:
 def _has_parameters_outside(root: nn.Module, parts: list[nn.Module]) -> bool:
     inside = {id(p) for part in parts for p in part.parameters()}
     return any(id(p) not in inside for p in root.parameters())
+
+
+def plan_for_fit(cache: PrefixCache | None, trainer, fields: tuple[str, ...]) -> PrefixCache | None:
+    """``cache`` once it has printed its plan for the trainer's data module (its encoded rows give the
+    count and the longest sequence of every input field); None, to run uncached, where nothing fits."""
+    encoded = getattr(getattr(trainer, "datamodule", None), "encoded", None)
+    if cache is None or not encoded:
+        return cache
+    lengths = [len(row[f"{field}_ids"]) for rows in encoded.values() for row in rows for field in fields]
+    return cache if cache.plan(len(lengths), max(lengths, default=0), trainer.default_root_dir) else None

@@ -10,6 +10,7 @@ from omegaconf import DictConfig
 
 from codereuse.data.cache import default_cache_dir
 from codereuse.errors import BackboneError, ConfigError, first_line
+from codereuse.methods.state_store import CacheBudget
 from codereuse.models.backbone import check_pickle_free
 
 
@@ -22,6 +23,7 @@ def check_run_config(cfg: DictConfig) -> None:
         _check_int("task.num_beams", cfg.task.num_beams, minimum=1)
     _check_length(cfg.trainer)
     check_cache_dir(cfg.data.get("cache_dir"))
+    CacheBudget.of(cfg.freeze)  # freeze.cache_memory_gb / cache_disk_dtype
     if cfg.model.get("path"):
         model_dir = Path(cfg.model.path).expanduser()
         if not (model_dir / "config.json").is_file():

@@ -7,8 +7,9 @@ from torch import nn
 
 from codereuse.errors import ConfigError
 from codereuse.methods.base import ReuseModule
-from codereuse.methods.prefix_cache import PrefixCache
+from codereuse.methods.prefix_cache import PrefixCache, plan_for_fit
 from codereuse.methods.settings import TaskSettings
+from codereuse.methods.state_store import CacheBudget
 from codereuse.methods.task_model import TaskModel
 from codereuse.methods.transducer.adapter import Transducer
 from codereuse.methods.transducer.config import TransducerConfig
@@ -21,6 +22,7 @@ class TransducerModule(ReuseModule):
     def __init__(self, backbone: dict, task: dict, transducer: dict | None = None, freeze: dict | None = None,
                  optim: dict | None = None, seed: int = 0) -> None:
         self.settings = TransducerConfig.from_dict(transducer)
+        self.cache_budget = CacheBudget.of(freeze)  # freeze.cache_* bound this strategy's state cache too
         # the backbone is always fully frozen: a freeze policy is recorded as ignored (like peft's)
         self.freeze_ignored = bool(freeze) and freeze.get("mode", "none") != "none"
         task_settings = TaskSettings.of(task)  # ``task`` itself goes on, as given, to the hyperparameters
@@ -41,8 +43,12 @@ class TransducerModule(ReuseModule):
             if backbone.spec.architecture != "encoder":
                 raise ConfigError("strategy.transducer.cache", True,
                                   hint=f"state caching needs an encoder-only backbone; {backbone.spec.name} is {backbone.spec.architecture}")
-            self.state_cache = PrefixCache(backbone.model, num_layers(backbone.model))
+            self.state_cache = PrefixCache(backbone.model, num_layers(backbone.model), self.cache_budget,
+                                           key="strategy.transducer.cache")
         return backbone.model
+
+    def on_fit_start(self) -> None:
+        self.state_cache = self.model.prefix_cache = plan_for_fit(self.state_cache, self.trainer, self.family.inputs)
 
     def build_input_fusion(self, model: TaskModel) -> nn.Module | None:
         return self._transducer(model) if self.settings.fuse_at == "input" else None
