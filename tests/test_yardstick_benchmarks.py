@@ -186,6 +186,7 @@ def test_selection_reads_the_brute_force_records_select_py_wrote(monkeypatch, tm
     _record("other", "w2", metrics, "acc", seed=0, **{**budget, "overrides": [*at_rate, "task.max_length=32"]})
     records = selection.brute_force_records("classify", extra, {"minilm": {"lr": 0.002}, "other": {"lr": 0.002}})
     assert list(records) == ["minilm"] and records["minilm"]["test/floor"] == 0.3
+    assert records["minilm"]["test/floor_name"] == "tfidf_logreg_accuracy"  # the reference's name is kept
     assert records["minilm"]["test/acc"] == pytest.approx(0.6)  # the mean over seeds at the chosen rate
 
 

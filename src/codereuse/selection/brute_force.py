@@ -70,14 +70,16 @@ def cached_result(weights: str, metric: str, *, task: str, data_seed: int, seed:
 def _record(name: str, weights: str, metrics: dict, metric: str, *, task: str, data_seed: int, seed: int,
             overrides: list[str], options: dict) -> dict:
     """One fine-tuning run's result (from its ``metrics``), written to the results cache with every
-    test metric, so the ground truth can be judged by another one without re-training."""
+    test metric and the names of its references (``test/floor_name``, ...), so the ground truth can be
+    judged by another metric without re-training."""
     budget = budget_key(task, data_seed, seed, overrides, options)
     tests = {k: float(v) for k, v in metrics.items() if k.startswith("test/") and isinstance(v, (int, float))}
+    names = {k: v for k, v in metrics.items() if k.startswith("test/") and k.endswith("_name") and isinstance(v, str)}
     validation = {k: float(v) for k, v in metrics.items() if k.startswith("val/") and isinstance(v, (int, float))}
     if f"test/{metric}" not in tests:
         raise ConfigError("brute_force.metric", metric, sorted(k.split("/", 1)[1] for k in tests))
     result = {"candidate": name, "weights": weights, "task": task, "budget": budget, "overrides": overrides,
-              "metric": f"test/{metric}", "value": tests[f"test/{metric}"], "test_metrics": tests, "val_metrics": validation,
+              "metric": f"test/{metric}", "value": tests[f"test/{metric}"], "test_metrics": {**tests, **names}, "val_metrics": validation,
               "seconds": float(metrics["wall_seconds"]), "trainable_params": metrics.get("trainable_params")}
     _write_atomic(results_dir() / f"{weights}-{budget}.json", result)
     return {**result, "cached": False}
