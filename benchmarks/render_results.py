@@ -405,6 +405,19 @@ def truth_seeds(entries, options, load):
     return table(header, rows), notes
 
 
+def cache_precision(entries, options, load):
+    """The same cached run with its frozen-prefix states in memory and on disk, seed by seed."""
+    data = load(entries[0][0][0])
+    metric = data["metric"]
+    rows = [[f"seed {seed}", num(memory, 4), num(disk, 4), f"{disk - memory:+.1e}"]
+            for seed, memory, disk in zip(data["seeds"], data["memory"]["score"], data["disk"]["score"])]
+    header = ["", f"test {metric}, states in memory (float32)", f"states on disk ({data['disk_dtype']})", "difference"]
+    goal = data["goal"]
+    notes = [f"`{data['task']}`; largest difference {data['max_abs_difference']:.1e} against a goal of at most "
+             f"{goal['max_abs_difference']}: {'met' if goal['met'] else 'not met'}."]
+    return table(header, rows), notes
+
+
 PROPERTIES = ("lexical", "syntactic", "structural", "semantic")
 
 
@@ -429,7 +442,7 @@ def clone_kinds(entries, options, load):
 
 KINDS = {"references": references, "runs": runs, "freeze-speed": freeze_speed, "arms": arms, "students": students,
          "forms": forms, "selection": selection, "ground-truth": ground_truth, "probes": probes,
-         "selection-truth": selection_truth, "truth-seeds": truth_seeds,
+         "selection-truth": selection_truth, "truth-seeds": truth_seeds, "cache-precision": cache_precision,
          "clone-kinds": clone_kinds}
 
 
