@@ -12,7 +12,7 @@ from codereuse.methods.transducer.graph_only import GraphOnlyModule
 from codereuse.models.layers import layer_stacks
 from codereuse.training.run import run
 from conftest import compose_train, fast_overrides
-from test_transducer import CODES, FAMILY_TASKS, QUICK, TINY, code_batch
+from test_transducer import CODES, FAMILY_TASKS, QUICK, TINY, code_batch, second_graph_retyped
 
 DEFECT = {"name": "defect", "family": "classification", "num_labels": 2}
 
@@ -61,11 +61,7 @@ def test_each_side_of_a_pair_is_pooled_from_its_own_graph():
     module = graph_only({"name": "clone", "family": "pair", "num_labels": 2}).eval()
     records = [{"code1": a, "code2": b, "label": 0} for a, b in zip(CODES, CODES[1:] + CODES[:1])]
     rows = rows_of(module, records, "pair")
-    edited = [dict(row) for row in rows]
-    for row in edited:  # the second side's graph: same nodes, every node typed alike
-        graph = row["code2_graph"].clone()
-        graph.node_type = torch.zeros_like(graph.node_type)
-        row["code2_graph"] = graph
+    edited = second_graph_retyped(rows)
     collate = Collator(module.tokenizer.pad_token_id)
     with torch.no_grad():
         before, after = module.model(collate(rows)).logits, module.model(collate(edited)).logits

@@ -370,14 +370,20 @@ def test_each_side_of_a_pair_is_fused_with_its_own_graph(fuse_at):
     rows = encode_records(records, module.tokenizer, "pair", "encoder", 64, 16, offsets=True)
     module.row_fields("train", records, rows)
     assert all("code1_graph" in row and "code2_graph" in row for row in rows)
-    edited = [dict(row) for row in rows]
-    for row in edited:  # the second side's graph: same nodes, every node typed alike
-        graph = row["code2_graph"].clone()
-        graph.node_type = torch.zeros_like(graph.node_type)
-        row["code2_graph"] = graph
+    edited = second_graph_retyped(rows)
     collate = Collator(module.tokenizer.pad_token_id)
     with torch.no_grad():
         before, after = module.model(collate(rows)).logits, module.model(collate(edited)).logits
         side = {name: module.model.embed(collate(batch), "code1") for name, batch in (("before", rows), ("after", edited))}
     assert not torch.allclose(before, after)
     assert torch.allclose(side["before"], side["after"])
+
+
+def second_graph_retyped(rows: list[dict]) -> list[dict]:
+    """``rows`` with each pair's second graph edited: same nodes, every node typed alike."""
+    edited = [dict(row) for row in rows]
+    for row in edited:
+        graph = row["code2_graph"].clone()
+        graph.node_type = torch.zeros_like(graph.node_type)
+        row["code2_graph"] = graph
+    return edited
