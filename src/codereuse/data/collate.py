@@ -6,11 +6,16 @@ On request (``offsets=True``, a strategy that aligns tokens to source spans) ``<
 each token's (start, end) character offsets, (0, 0) for special tokens and (-1, -1) for tokens that
 are not from the field's text (padding, a decoder-only model's answer). ``<field>_graph`` rows
 (``torch_geometric`` ``Data``) are batched with ``Batch.from_data_list``, never padded.
+
+Each distinct input text is tokenised once (``data.functions``): rows holding the same function share
+its lists, and ``<field>_key`` (a hash of its token ids, passed through as a list) names its sequence
+for the frozen-prefix cache.
 """
 from __future__ import annotations
 
 import torch
 
+from codereuse.data.functions import FunctionTable, sequence_key
 from codereuse.errors import ConfigError
 from codereuse.families import TaskFamily, family
 
@@ -27,12 +32,8 @@ def encode_records(records: list[dict], tokenizer, task_family: str, architectur
     if spec.generates and architecture == "decoder":
         return _encode_prompted(records, tokenizer, spec, max_length, max_target_length, offsets)
     encoded: dict[str, list] = {}
-    for field in spec.inputs:
-        limit = spec.length_limit(field, max_length, max_query_length)
-        tokens = tokenizer([r[field] for r in records], truncation=True, max_length=limit, return_offsets_mapping=offsets)
-        encoded[f"{field}_ids"] = tokens["input_ids"]
-        if offsets:
-            encoded[f"{field}_offsets"] = [[list(pair) for pair in row] for row in tokens["offset_mapping"]]
+    for limit, fields in _inputs_by_limit(spec, max_length, max_query_length).items():
+        encoded.update(_encode_functions(records, fields, tokenizer, limit, offsets))
     if spec.generates:
         targets = tokenizer([r[spec.target] for r in records], truncation=True, max_length=max_target_length)["input_ids"]
         if architecture == "encoder":  # the fresh decoder starts from the backbone's <s>/[CLS]
@@ -46,6 +47,29 @@ def encode_records(records: list[dict], tokenizer, task_family: str, architectur
         if spec.generates:
             row["target_text"] = record[spec.target]
     return rows
+
+
+def _inputs_by_limit(spec: TaskFamily, max_length: int, max_query_length: int) -> dict[int, list[str]]:
+    """The family's inputs grouped by token limit: fields alike (a pair's two sides) share one table."""
+    groups: dict[int, list[str]] = {}
+    for field in spec.inputs:
+        groups.setdefault(spec.length_limit(field, max_length, max_query_length), []).append(field)
+    return groups
+
+
+def _encode_functions(records: list[dict], fields: list[str], tokenizer, limit: int, offsets: bool) -> dict[str, list]:
+    """``<field>_ids`` / ``_key`` (/ ``_offsets``) of ``fields``, each distinct text tokenised once: the
+    rows holding a text share its lists (one function in many pairs is one set of objects)."""
+    table = FunctionTable(record[field] for field in fields for record in records)
+    tokens = tokenizer(table.texts, truncation=True, max_length=limit, return_offsets_mapping=offsets)
+    columns = {"ids": tokens["input_ids"], "key": [sequence_key(ids) for ids in tokens["input_ids"]]}
+    if offsets:
+        columns["offsets"] = [[list(pair) for pair in row] for row in tokens["offset_mapping"]]
+    encoded = {}
+    for field in fields:
+        functions = table.ids(record[field] for record in records)
+        encoded.update({f"{field}_{name}": [values[i] for i in functions] for name, values in columns.items()})
+    return encoded
 
 
 def _encode_prompted(records: list[dict], tokenizer, spec: TaskFamily, max_length: int, max_target_length: int,
@@ -83,6 +107,8 @@ class Collator:
                 from torch_geometric.data import Batch  # only strategies that use graphs pay for the import
 
                 batch[key] = Batch.from_data_list(values)
+            elif key.endswith("_key"):
+                batch[key] = values
             elif key.endswith("_offsets"):
                 batch[key] = _pad_pairs(values, left=key == "prompt_offsets")
             elif key in ("index", "labels") and isinstance(values[0], int):

@@ -2,9 +2,11 @@
 
 The frozen bottom of an encoder (embeddings + bottom K layers, in eval mode) maps an example to the
 same states in every epoch, so they are computed once per example and replayed: later epochs pay
-only for the trainable top. Both passes go through the backbone's own ``forward`` (so its attention
-mask handling is untouched) with the layer list temporarily cut, and, for the replay, the
-embeddings swapped for a module that returns the cached states.
+only for the trainable top. Rows carrying a ``<field>_key`` (a hash of their token ids) are cached
+by it, so a function in many pairs, fields or splits is computed and stored once (:func:`state_key`).
+Both passes go through the backbone's own ``forward`` (so its attention mask handling is untouched)
+with the layer list temporarily cut, and, for the replay, the embeddings swapped for a module that
+returns the cached states.
 
 Applies to encoder-only backbones whose last layer's output is the model's output (BERT, RoBERTa,
 CodeBERT, GraphCodeBERT, UniXcoder, MiniLM), on every task family.
@@ -16,6 +18,7 @@ the memory budget nor the free disk goes uncached.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Hashable
 
 import torch
 from torch import nn
@@ -49,13 +52,8 @@ class PrefixCache:
         self.stack_owner, self.stack_name = _owner(backbone, stacks[0])
         self.states = StateStore(budget)
 
-    def hidden_states(self, ids: torch.Tensor, mask: torch.Tensor, keys: list[tuple]) -> torch.Tensor:
-        states = [self.states.get(key) for key in keys]
-        missing = [row for row, state in enumerate(states) if state is None]
-        if missing:
-            for row, state in zip(missing, self._compute(ids[missing], mask[missing])):
-                states[row] = state
-                self.states.put(keys[row], state)
+    def hidden_states(self, ids: torch.Tensor, mask: torch.Tensor, keys: list[Hashable]) -> torch.Tensor:
+        states = self._prefix_states(ids, mask, keys)
         cached = torch.zeros(ids.shape[0], ids.shape[1], self.backbone.config.hidden_size, device=ids.device)
         for row, state in enumerate(states):
             cached[row, : state.shape[0]] = state.to(ids.device)
@@ -83,6 +81,21 @@ class PrefixCache:
         print(f"{head} ({in_memory} in memory up to {memory}, the rest on disk at {budget.disk_dtype} "
               f"under {self.states.parent})")
         return True
+
+    def _prefix_states(self, ids: torch.Tensor, mask: torch.Tensor, keys: list[Hashable]) -> list[torch.Tensor]:
+        """Each row's prefix states: stored ones read back, the others computed and stored once per
+        key (rows of a batch with one key, e.g. a function on both sides of a pair, share one pass)."""
+        found = {key: self.states.get(key) for key in dict.fromkeys(keys)}
+        first_rows = {}
+        for row, key in enumerate(keys):
+            if found[key] is None:
+                first_rows.setdefault(key, row)
+        if first_rows:
+            rows = list(first_rows.values())
+            for key, state in zip(first_rows, self._compute(ids[rows], mask[rows])):
+                found[key] = state
+                self.states.put(key, state)
+        return [found[key] for key in keys]
 
     @torch.no_grad()
     def _compute(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
@@ -123,11 +136,21 @@ def _has_parameters_outside(root: nn.Module, parts: list[nn.Module]) -> bool:
     return any(id(p) not in inside for p in root.parameters())
 
 
+def state_key(split: str, field: str, index: int, sequence: str | None = None) -> Hashable:
+    """What a row's states are stored under. The states depend on the token ids alone, so a row with a
+    ``sequence`` key (the hash of its ids, ``data.functions.sequence_key``) shares them with every row,
+    field and split holding the same ids: one state per unique function of a pair task, and two texts
+    truncated to the same ids rightly one. Without it, the row's own (split, field, index)."""
+    return sequence if sequence is not None else (split, field, index)
+
+
 def plan_for_fit(cache: PrefixCache | None, trainer, fields: tuple[str, ...]) -> PrefixCache | None:
     """``cache`` once it has printed its plan for the trainer's data module (its encoded rows give the
-    count and the longest sequence of every input field); None, to run uncached, where nothing fits."""
+    count of distinct states and the longest sequence of every input field); None, to run uncached,
+    where nothing fits."""
     encoded = getattr(getattr(trainer, "datamodule", None), "encoded", None)
     if cache is None or not encoded:
         return cache
-    lengths = [len(row[f"{field}_ids"]) for rows in encoded.values() for row in rows for field in fields]
-    return cache if cache.plan(len(lengths), max(lengths, default=0), trainer.default_root_dir) else None
+    lengths = {state_key(split, field, index, row.get(f"{field}_key")): len(row[f"{field}_ids"])
+               for split, rows in encoded.items() for index, row in enumerate(rows) for field in fields}
+    return cache if cache.plan(len(lengths), max(lengths.values(), default=0), trainer.default_root_dir) else None

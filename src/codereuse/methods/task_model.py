@@ -17,6 +17,7 @@ from torch import nn
 
 from codereuse.methods.heads import pair_features
 from codereuse.methods.outputs import TaskOutput, handler
+from codereuse.methods.prefix_cache import state_key
 from codereuse.methods.settings import TaskSettings
 from codereuse.models.pooling import pool
 from codereuse.models.spec import BackboneSpec
@@ -59,7 +60,7 @@ class TaskModel(nn.Module):
         """Last-layer token states (B, T', H); T' > T when a prompt was prepended.
 
         ``embeds`` (default: the word embeddings of ``ids``) enter the backbone as ``inputs_embeds``;
-        ``keys`` identify the examples (split, field, index) so a prefix cache can replay them.
+        ``keys`` identify the examples (``prefix_cache.state_key``) so a prefix cache can replay them.
         """
         if self.prefix_cache is not None and keys is not None:
             return self.prefix_cache.hidden_states(ids, mask, keys)
@@ -154,9 +155,13 @@ class TaskModel(nn.Module):
 
 
 def _keys(batch: dict, field: str) -> list | None:
+    """The prefix-cache keys of a batch's ``field``; None off the data module's rows (no ``index``):
+    one-off passes (teacher soft labels, evaluation) are not worth storing states for."""
     if "index" not in batch:
         return None
-    return [(batch["split"], field, index) for index in batch["index"].tolist()]
+    indices = batch["index"].tolist()
+    sequences = batch.get(f"{field}_key") or [None] * len(indices)
+    return [state_key(batch["split"], field, index, sequence) for index, sequence in zip(indices, sequences)]
 
 
 def _widen(mask: torch.Tensor, length: int) -> torch.Tensor:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from codereuse.data.functions import FunctionTable
 from codereuse.data.types import TaskData
 from codereuse.errors import ConfigError
 from codereuse.families import family, label_families
@@ -44,18 +45,9 @@ def probe_sample(task: TaskData, size: int, seed: int) -> ProbeSample:
     for remaining, members in zip(range(len(by_class), 0, -1), sorted(by_class, key=len)):
         chosen.extend(members[:(size - len(chosen)) // remaining].tolist())
     chosen.sort()
-    fields = spec.inputs
-    texts, position, index = [], {}, []
-    for i in chosen:
-        slots = []
-        for name in fields:
-            text = rows[i][name]
-            if text not in position:
-                position[text] = len(texts)
-                texts.append(text)
-            slots.append(position[text])
-        index.append(slots)
-    return ProbeSample(task.family, texts, np.array(index, dtype=np.int64), labels[chosen])
+    functions = FunctionTable()
+    index = [[functions.add(rows[i][name]) for name in spec.inputs] for i in chosen]
+    return ProbeSample(task.family, functions.texts, np.array(index, dtype=np.int64), labels[chosen])
 
 
 def subsample(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

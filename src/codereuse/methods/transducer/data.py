@@ -4,9 +4,11 @@ For every graphed text field of a task (the code side; a seq2seq source) each en
 ``<field>_graph``: the field's code property graph (built once per dataset by
 ``codereuse.graphs.cached_graphs``) carrying its text's tokens (``token_ids``, ``num_tokens``) and,
 per node, the range of those tokens inside the node's span (``token_range``), which the GVE
-averages. The tokens are of the whole text (no truncation, no special tokens), so nodes beyond the
-backbone's ``max_length`` still get text features. ``needs_offsets`` makes the rows carry every
-token's character offsets, which the fusion layer aligns to node spans.
+averages. Each distinct text of a split is built and tokenised once, a pair's two sides together,
+and the rows holding it share that one graph. The tokens are of the whole text (no truncation, no
+special tokens), so nodes beyond the backbone's ``max_length`` still get text features.
+``needs_offsets`` makes the rows carry every token's character offsets, which the fusion layer
+aligns to node spans.
 """
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ import random
 
 import torch
 
+from codereuse.data.functions import FunctionTable
 from codereuse.families import family as task_family
+
 LANGUAGES = {"translate": "java"}  # the source language per task; embedded tasks are Python
 
 
@@ -31,17 +35,22 @@ class GraphFields:
         self.max_nodes, self.shuffle, self.cache_dir, self.progress = max_nodes, shuffle, cache_dir, progress
 
     def __call__(self, split: str, records: list[dict], rows: list[dict]) -> None:
+        functions = FunctionTable(record[field] for field in self.fields for record in records)
+        graphs = self.graphs(functions.texts)
+        for field in self.fields:
+            per_row = [graphs[i] for i in functions.ids(record[field] for record in records)]
+            if self.shuffle:  # a derangement of rows (not of functions), as without the table
+                per_row = [per_row[i] for i in derangement(len(per_row), f"{split}/{field}")]
+            for row, graph in zip(rows, per_row):
+                row[f"{field}_graph"] = graph
+
+    def graphs(self, codes: list[str]) -> list:
+        """The graph of each of ``codes`` carrying its text's tokens (``with_tokens``)."""
         from codereuse.graphs import cached_graphs
 
-        for field in self.fields:
-            codes = [record[field] for record in records]
-            graphs = cached_graphs(codes, self.language, self.max_nodes, cache_dir=self.cache_dir, progress=self.progress)
-            tokens = self.tokenizer(codes, add_special_tokens=False, return_offsets_mapping=True)
-            with_text = [with_tokens(g, ids, offsets) for g, ids, offsets in zip(graphs, tokens["input_ids"], tokens["offset_mapping"])]
-            if self.shuffle:
-                with_text = [with_text[i] for i in derangement(len(with_text), f"{split}/{field}")]
-            for row, graph in zip(rows, with_text):
-                row[f"{field}_graph"] = graph
+        graphs = cached_graphs(codes, self.language, self.max_nodes, cache_dir=self.cache_dir, progress=self.progress)
+        tokens = self.tokenizer(codes, add_special_tokens=False, return_offsets_mapping=True)
+        return [with_tokens(g, ids, offsets) for g, ids, offsets in zip(graphs, tokens["input_ids"], tokens["offset_mapping"])]
 
 
 def with_tokens(graph, token_ids: list[int], offsets: list[tuple[int, int]]):
