@@ -11,8 +11,8 @@ Per task of ``--tasks`` (default ``search,clone_leetcode``, the yardstick tasks)
 model, data subsets, max length, batch size and epochs for every arm; each arm at its own learning
 rate, over several training seeds with the arms interleaved within each seed, all in this process
 through ``run(cfg)`` as ``train.py`` (see compare.py). In ``transducer_shuffled`` every example is
-fused with another example's graph (a fixed derangement per split), so its gap to ``transducer`` is
-what the graph itself contributes; ``graph_only`` is the transducer's GNN over the graph pooled into
+fused with another example's graph (a fixed derangement per split) at ``transducer``'s tuned LR, so its gap to
+``transducer`` is what the graph itself contributes; ``graph_only`` is the transducer's GNN over the graph pooled into
 the task head with no backbone layer run, so the transducer's gap to it is what the frozen backbone
 adds to the graph alone. Prints one JSON line ``{"tasks": {<task>: {"metric", "floor",
 "floor_name", "floor_se", "frozen", "frozen_name", "frozen_se", "best_arm", "yardstick", "methods":
@@ -31,6 +31,8 @@ import json
 from common import add_tasks_option, unsupported
 from compare import Arm, load_tuned, rounded, run_arms, task_yardstick, tune
 
+from codereuse.errors import ConfigError
+
 BENCHMARK, MODEL = "adapters", "minilm"
 OUTPUT = ["strategy=transducer", "strategy.transducer.fuse_at=output", "strategy.transducer.cache=true"]
 # grids ordered most-plausible first: --grid-size k keeps the first k of each
@@ -44,16 +46,17 @@ ARMS = [
     Arm("prompt", ["strategy=prompt"], [3e-2, 1e-2, 1e-1]),
     # a zero-initialised gate and a fresh GNN: 1e-3 was the best of {1e-3, 3e-4}, so larger steps next
     Arm("transducer", ["strategy=transducer"], [1e-3, 3e-3, 1e-2]),
-    Arm("transducer_shuffled", ["strategy=transducer", "strategy.transducer.shuffle_graphs=true"], [1e-3, 3e-3, 1e-2]),
+    # a shuffled-graph control trains at its arm's tuned LR: the two differ in the graphs alone
+    Arm("transducer_shuffled", ["strategy=transducer", "strategy.transducer.shuffle_graphs=true"], [], lr_from="transducer"),
     # the graph alone: the transducer's GNN, pooled per example, into the task head (no backbone layer)
     Arm("graph_only", ["strategy=graph_only"], [3e-3, 1e-3, 1e-2]),
     # the graph fused behind the frozen backbone (its token states computed once per example)
     Arm("transducer_output", [*OUTPUT], [3e-3, 1e-3, 1e-2]),
-    Arm("transducer_output_shuffled", [*OUTPUT, "strategy.transducer.shuffle_graphs=true"], [3e-3, 1e-3, 1e-2]),
+    Arm("transducer_output_shuffled", [*OUTPUT, "strategy.transducer.shuffle_graphs=true"], [], lr_from="transducer_output"),
     # ... with node features also from the backbone's contextual states over each node's span
     Arm("transducer_states", [*OUTPUT, "strategy.transducer.node_states=true"], [1e-3, 3e-3, 3e-4]),
     Arm("transducer_states_shuffled", [*OUTPUT, "strategy.transducer.node_states=true",
-                                       "strategy.transducer.shuffle_graphs=true"], [1e-3, 3e-3, 3e-4]),
+                                       "strategy.transducer.shuffle_graphs=true"], [], lr_from="transducer_states"),
 ]
 KEPT = ("f1", "f1_se", "acc", "acc_se", "mrr", "mrr_se", "bleu", "bleu_se", "seconds", "seconds_se", "lr")
 COUNTS = ("adapter_params", "adapter_pct", "head_params", "head_pct")
@@ -102,6 +105,10 @@ def selected_arms(names: list[str], grid_size: int, head_lr_from: str | None = N
     and every other arm's head at its LR."""
     names = [head_lr_from, *(n for n in names if n != head_lr_from)] if head_lr_from else names
     by_name = {arm.name: arm for arm in ARMS}
+    orphans = [name for name in names if by_name[name].lr_from and by_name[name].lr_from not in names]
+    if orphans:
+        raise ConfigError("--arms", " ".join(names), hint=", ".join(f"{name} trains at {by_name[name].lr_from}'s LR: "
+                                                                 f"select {by_name[name].lr_from} too" for name in orphans))
     return [Arm(name, by_name[name].overrides, by_name[name].lr_grid[:grid_size], by_name[name].lr_from,
                 head_lr_from if head_lr_from and name != head_lr_from else None) for name in names]
 

@@ -170,6 +170,16 @@ def test_adapters_head_lr_from_puts_the_source_first_and_shares_its_lr():
     assert all(a.head_lr_from is None for a in adapters.selected_arms(["head", "lora"], 3))
 
 
+def test_adapters_shuffled_controls_train_at_their_arms_lr_and_need_them_selected():
+    import adapters
+    from codereuse.errors import ConfigError
+
+    arms = {arm.name: arm for arm in adapters.selected_arms(["transducer", "transducer_shuffled"], 2)}
+    assert arms["transducer_shuffled"].lr_from == "transducer" and arms["transducer_shuffled"].lr_grid == []
+    with pytest.raises(ConfigError, match="select transducer_output too"):
+        adapters.selected_arms(["head", "transducer_output_shuffled"], 2)
+
+
 def test_selection_benchmark_budget_replaces_only_epochs_and_examples():
     from hydra import compose, initialize_config_dir
 
