@@ -18,7 +18,7 @@ from codereuse.compression.distill import DistillationModule, distillation_loss
 from codereuse.compression.settings import DistillSettings
 from codereuse.compression.space import Architecture
 from codereuse.compression.student_training import write_init
-from codereuse.compression.teacher import load_teacher
+from codereuse.compression.teacher import Teacher, load_teacher
 from codereuse.compression.tokenizer import train_bpe
 from codereuse.errors import ConfigError
 from conftest import CONF, ROOT, STDLIB, compose_train, run_env
@@ -166,6 +166,17 @@ def test_teacher_fingerprint_follows_the_weights_not_the_checkpoint_file(student
     assert here.fingerprint() == before
 
 
+def test_teacher_brings_the_frozen_reference_its_run_scored_on_the_whole_test_split(tmp_path):
+    checkpoint = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    checkpoint.parent.mkdir(parents=True)
+    reference = {"test/frozen": 0.84, "test/frozen_se": 0.012, "test/frozen_name": "linear_probe_accuracy"}
+    (tmp_path / "run" / "metrics.json").write_text(json.dumps({**reference, "test/acc": 0.87}))
+    assert Teacher(None, checkpoint, {"task": {"max_eval_examples": None}}).frozen_reference() == reference
+    assert Teacher(None, checkpoint, {"task": {"max_eval_examples": 100}}).frozen_reference() == {}  # a subset
+    (tmp_path / "run" / "metrics.json").write_text("{not json")
+    assert Teacher(None, checkpoint, None).frozen_reference() == {}
+
+
 def test_teacher_targets_are_the_logits_and_the_classifier_input_of_one_cached_pass(student, tmp_path, monkeypatch):
     from codereuse.compression import teacher as teacher_lib
 
@@ -222,7 +233,7 @@ def test_feature_distillation_adds_a_projected_mse_on_standardised_teacher_featu
     assert not any("projection" in key for key in module.model.state_dict())  # the exported student has none of it
 
 
-TINY = ["model=tiny", "logger=none", "trainer.max_steps=4", "task.max_train_examples=48", "task.max_eval_examples=16",
+TINY = ["task=clone", "model=tiny", "logger=none", "trainer.max_steps=4", "task.max_train_examples=48", "task.max_eval_examples=16",
         "task.max_length=48", "search.population=6", "search.generations=2", "budget_mb=0.5", "distill.max_epochs=1",
         "distill.max_train_examples=96", "latency_repeats=2", "export_onnx=false"]
 

@@ -76,6 +76,7 @@ def run(cfg: DictConfig) -> dict:
                    teacher_note=teacher_note, task=data.name, **transfer.metrics(), wall_seconds=time.perf_counter() - started,
                    **{f"seconds/{k}": v for k, v in seconds.items()})
     metrics["test/floor_name"], metrics["test/floor"] = floor(data)
+    metrics.update(teacher.frozen_reference())
     return write_report(out, metrics, found.evaluated, loggers, f"compress {data.name}: {arch} ({plot.name}, students.png)")
 
 

@@ -51,6 +51,7 @@ def summary_rows(metrics: dict) -> dict:
                           + f"{m['latency_b1_ms']:.2f} ms @1, {m['latency_b32_ms']:.1f} ms @32"
                           + (f", agrees {m['agreement_with_fp32']:.4f}" if "agreement_with_fp32" in m else ""))
     rows.update({k: metrics[k] for k in ("speedup_b1", "accuracy_drop", "test/floor_name", "test/floor", "student/arch")})
+    rows.update({k: metrics[k] for k in ("test/frozen_name", "test/frozen") if k in metrics})
     return rows
 
 

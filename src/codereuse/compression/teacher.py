@@ -45,6 +45,15 @@ class Teacher:
             return min(self.config["model"]["max_length"], self.config["task"]["max_length"])
         return self.module.hparams.backbone.get("max_length", 512)
 
+    def frozen_reference(self) -> dict:
+        """The frozen backbone's test score its training run recorded beside it (``test/frozen*`` of the
+        run's ``metrics.json``), where that run scored the whole test split; else nothing."""
+        subset = ((self.config or {}).get("task") or {}).get("max_eval_examples")
+        metrics = _run_metrics(self.checkpoint)
+        if subset is not None or metrics.get("test/frozen") is None:
+            return {}
+        return {key: value for key, value in metrics.items() if key.startswith("test/frozen")}
+
     def fingerprint(self) -> str:
         """The teacher's weights, tokenizer and task: not the checkpoint file's bytes, which also
         record where the run lived, so a moved or re-trained identical teacher reuses its soft labels."""
@@ -149,6 +158,17 @@ def _fits(entry: object, rows: int) -> bool:
 def _decode(entry: dict) -> torch.Tensor:
     values = np.frombuffer(base64.b64decode(entry["float16"]), dtype=np.float16).reshape(entry["shape"])
     return torch.from_numpy(values.astype(np.float32))
+
+
+def _run_metrics(checkpoint_path: Path) -> dict:
+    for run_dir in (checkpoint_path.parent.parent, checkpoint_path.parent):
+        path = run_dir / "metrics.json"
+        if path.is_file():
+            try:
+                return json.loads(path.read_text())
+            except (ValueError, OSError):  # an unreadable record: the reference is simply absent
+                return {}
+    return {}
 
 
 def _run_config(checkpoint_path: Path) -> dict | None:
