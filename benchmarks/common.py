@@ -46,9 +46,10 @@ def unsupported(task: str, families, why: str) -> str | None:
     return None if family in families else f"{task} is a {family} task: {why}"
 
 
-def compose_train(overrides: list[str]):
+def compose_train(overrides: list[str], config_name: str = "train"):
+    """``conf/<config_name>.yaml`` composed as its script would, outputs in a fresh temporary directory."""
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
         cfg.paths.output_dir = cfg.hydra.runtime.output_dir = tempfile.mkdtemp(prefix="codereuse-bench-")
     HydraConfig.instance().set_config(cfg)

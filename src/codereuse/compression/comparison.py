@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from codereuse.compression import evaluate as ev
 from codereuse.compression import student as student_lib
+from codereuse.compression.latency import LATENCY_DEVICE
 from codereuse.compression.teacher import Teacher
 
 VALIDATED = ("teacher", "student_fp32")  # one untimed pass on the validation split each
@@ -14,7 +15,7 @@ def compare_models(teacher: Teacher, data, paths: dict, tokenizer, student_lengt
                    latency_repeats: int) -> dict:
     """One row per model (``teacher``, ``student_fp32``, ``student_int8``, ``student_onnx`` as exported;
     ``val_accuracy`` in the :data:`VALIDATED` rows) plus speedup_b1/b32, accuracy_drop and compression
-    of the fp32 student against the teacher."""
+    of the fp32 student against the teacher, and ``latency_device``, where the latencies were measured."""
     test, num_labels = data.splits["test"], data.num_labels or 2
     forms = {"teacher": ev.teacher_predict(teacher)}
     forms.update({f"student_{k}": ev.student_predict(k, paths) for k in ("fp32", "int8", "onnx") if k in paths})
@@ -46,6 +47,7 @@ def compare_models(teacher: Teacher, data, paths: dict, tokenizer, student_lengt
     out["speedup_b32"] = results["teacher"]["latency_b32_ms"] / results["student_fp32"]["latency_b32_ms"]
     out["accuracy_drop"] = results["teacher"]["accuracy"] - results["student_fp32"]["accuracy"]
     out["compression"] = results["teacher"]["size_mb"] / results["student_fp32"]["size_mb"]
+    out["latency_device"] = LATENCY_DEVICE
     return out
 
 

@@ -8,6 +8,10 @@ from collections.abc import Callable
 
 import torch
 
+# where every timed model runs (the teacher as loaded from its checkpoint, the exported students):
+# the deployment target this measures, whatever accelerator trained them
+LATENCY_DEVICE = "cpu"
+
 
 def interleaved_latency_ms(calls: dict[str, Callable[[], object]], repeats: int = 20, warmup: int = 2,
                            threads: int = 1) -> dict[str, float]:

@@ -22,6 +22,17 @@ from codereuse.models.layers import layer_stacks
 PRECISIONS = frozenset({"float32", "bfloat16"})
 
 
+def extraction_device() -> torch.device:
+    """Where frozen features are extracted: the GPU when there is one (where ``probe.precision=auto``
+    picks bf16), else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def device_name(device: torch.device) -> str:
+    """What outputs name a device by: the GPU's model name, else ``cpu``."""
+    return torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+
+
 @dataclass
 class LayerFeatures:
     layers: list[int]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from codereuse.models.features import PRECISIONS, depth, layer_features
+from codereuse.models.features import PRECISIONS, depth, extraction_device, layer_features
 from codereuse.data.cache import default_cache_dir
 from codereuse.errors import CodereuseError, ConfigError, first_line
 from codereuse.families import family
@@ -70,6 +70,7 @@ def candidate_features(spec: dict, probe: ProbeSample, *, layers: str | list[int
     missing = [layer for layer, hit in pooled.items() if hit is None]
     seconds = sum(hit[1] for hit in pooled.values() if hit is not None)
     if missing:
+        backbone.model.to(extraction_device())  # after the fingerprint, which reads every weight on the CPU
         extracted = layer_features(backbone, probe.texts, layers=missing, max_length=length, batch_size=batch_size,
                                    pooling=how, desc=f"features {backbone.spec.name}", progress=progress,
                                    precision=precision)

@@ -15,6 +15,7 @@ from rich.table import Table
 from codereuse.data.registry import load_task
 from codereuse.errors import ConfigError
 from codereuse.families import family as task_family
+from codereuse.models.features import device_name, extraction_device
 from codereuse.selection.brute_force import cached_result, fine_tune, fine_tune_multirun, other_task_results
 from codereuse.selection.candidates import build_pool, merge_equal_weights
 from codereuse.selection.evaluation import comparison_order
@@ -46,8 +47,8 @@ def run(cfg: DictConfig) -> dict:
     if not scorers:
         raise ConfigError("scorer", None, hint="choose scorer=all or one scorer name")
 
-    precision = resolve_precision(cfg.probe.precision)
-    print(f"feature extraction in {precision}")
+    precision, device = resolve_precision(cfg.probe.precision), device_name(extraction_device())
+    print(f"feature extraction in {precision} on {device}")
     features, failed = pool_features(candidates, probe, pooling=cfg.probe.pooling, batch_size=cfg.probe.batch_size,
                                      max_length=min(cfg.probe.max_length, cfg.task.max_length), precision=precision)
     skipped += failed
@@ -64,6 +65,7 @@ def run(cfg: DictConfig) -> dict:
 
     summary = {"task": data.name, "pool": cfg.pool.name, "candidates": [c.name for c in kept], "skipped": skipped,
                "probe_examples": int(len(probe.labels)), "extraction_seconds": scored.extraction_seconds,
+               "extraction_device": device, "extraction_precision": precision,
                "scores": {**scored.scores, **baselines}, "scorer_seconds": scored.seconds,
                "labels": {c.name: c.label for c in kept}, "params": {n: f.params for n, f in features.items()},
                "same_weights": same_weights}
