@@ -18,7 +18,7 @@ the memory budget nor the free disk goes uncached.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Hashable
+from collections.abc import Container, Hashable, Iterable
 
 import torch
 from torch import nn
@@ -54,55 +54,86 @@ class PrefixCache:
 
     def hidden_states(self, ids: torch.Tensor, mask: torch.Tensor, keys: list[Hashable]) -> torch.Tensor:
         states = self._prefix_states(ids, mask, keys)
-        cached = torch.zeros(ids.shape[0], ids.shape[1], self.backbone.config.hidden_size, device=ids.device)
+        # assembled where the states are kept, then one copy to the model's device (not one per row)
+        cached = torch.zeros(ids.shape[0], ids.shape[1], self.backbone.config.hidden_size)
         for row, state in enumerate(states):
-            cached[row, : state.shape[0]] = state.to(ids.device)
+            cached[row, : state.shape[0]] = state
+        cached = cached.to(ids.device)
         with self._layers(slice(self.frozen_layers, None)), self._embeddings(_Replay(cached)):
             return self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    def estimate(self, sequences: int, max_length: int) -> dict:
+        """What caching ``sequences`` states of up to ``max_length`` tokens takes at most (every one at
+        ``max_length``), as :meth:`plan` prints it: ``{"sequences", "in_memory", "memory_gb", "disk_gb",
+        "total_gb"}``, ``in_memory`` states in float32 within the memory budget, the rest on disk at the
+        disk dtype; ``total_gb`` is all of them in float32."""
+        budget, hidden = self.states.budget, self.backbone.config.hidden_size
+        per_sequence = max(max_length * hidden * 4, 1)  # float32 in memory (at least 1: no rows, no division by 0)
+        in_memory = min(sequences, int(budget.memory_gb * GB // per_sequence))
+        on_disk = (sequences - in_memory) * max_length * hidden * budget.disk_bytes_per_value
+        return {"sequences": sequences, "in_memory": in_memory, "memory_gb": in_memory * per_sequence / GB,
+                "disk_gb": on_disk / GB, "total_gb": sequences * per_sequence / GB}
 
     def plan(self, sequences: int, max_length: int, run_dir: str | None = None) -> bool:
         """Print what caching ``sequences`` states of up to ``max_length`` tokens takes; False when they
         fit neither the memory budget nor the free disk (the run then goes uncached)."""
         self.states.run_dir = run_dir
-        budget, hidden = self.states.budget, self.backbone.config.hidden_size
-        per_sequence = max(max_length * hidden * 4, 1)  # float32 in memory (at least 1: no rows, no division by 0)
-        in_memory = min(sequences, int(budget.memory_gb * GB // per_sequence))
-        head = f"{self.key}: ~{sequences * per_sequence / GB:.3g} GB of states for {sequences} sequences"
-        memory = f"freeze.cache_memory_gb={budget.memory_gb:g}"
-        if in_memory == sequences:
+        estimate = self.estimate(sequences, max_length)
+        head = f"{self.key}: ~{estimate['total_gb']:.3g} GB of states for {sequences} sequences"
+        memory = f"freeze.cache_memory_gb={self.states.budget.memory_gb:g}"
+        if estimate["in_memory"] == sequences:
             print(f"{head} (all in memory, within {memory})")
             return True
-        on_disk = (sequences - in_memory) * max_length * hidden * budget.disk_bytes_per_value
         free = self.states.free_disk_bytes()
-        if on_disk > free:
+        if estimate["disk_gb"] * GB > free:
             print(f"{head}: they fit neither {memory} nor the {free / GB:.3g} GB free under {self.states.parent}; "
                   "running uncached")
             return False
-        print(f"{head} ({in_memory} in memory up to {memory}, the rest on disk at {budget.disk_dtype} "
-              f"under {self.states.parent})")
+        print(f"{head} ({estimate['in_memory']} in memory up to {memory}, the rest on disk at "
+              f"{self.states.budget.disk_dtype} under {self.states.parent})")
         return True
+
+    def fill(self, batches: Iterable[tuple[torch.Tensor, torch.Tensor, list[Hashable]]]) -> int:
+        """Compute and store the states of every key of ``batches`` (``(ids, mask, keys)`` as
+        :meth:`hidden_states` takes them) that is not stored yet, once per key: the frozen-prefix work of
+        a first (caching) epoch, without its training steps. Run it with the frozen modules in eval
+        mode, as training runs them. Returns how many states were computed."""
+        computed = 0
+        for ids, mask, keys in batches:
+            computed += len(self._compute_missing(ids, mask, keys, stored=self.states))
+        return computed
 
     def _prefix_states(self, ids: torch.Tensor, mask: torch.Tensor, keys: list[Hashable]) -> list[torch.Tensor]:
         """Each row's prefix states: stored ones read back, the others computed and stored once per
         key (rows of a batch with one key, e.g. a function on both sides of a pair, share one pass)."""
         found = {key: self.states.get(key) for key in dict.fromkeys(keys)}
+        stored = {key for key, state in found.items() if state is not None}
+        found.update(self._compute_missing(ids, mask, keys, stored))
+        return [found[key] for key in keys]
+
+    def _compute_missing(self, ids: torch.Tensor, mask: torch.Tensor, keys: list[Hashable],
+                         stored: Container[Hashable]) -> dict[Hashable, torch.Tensor]:
+        """The states of the keys not in ``stored``, computed from each one's first row and stored."""
         first_rows = {}
         for row, key in enumerate(keys):
-            if found[key] is None:
+            if key not in stored:
                 first_rows.setdefault(key, row)
-        if first_rows:
-            rows = list(first_rows.values())
-            for key, state in zip(first_rows, self._compute(ids[rows], mask[rows])):
-                found[key] = state
-                self.states.put(key, state)
-        return [found[key] for key in keys]
+        if not first_rows:
+            return {}
+        rows = list(first_rows.values())
+        computed = dict(zip(first_rows, self._compute(ids[rows], mask[rows])))
+        for key, state in computed.items():
+            self.states.put(key, state)
+        return computed
 
     @torch.no_grad()
     def _compute(self, ids: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         with self._layers(slice(0, self.frozen_layers)):
             states = self.backbone(input_ids=ids, attention_mask=mask).last_hidden_state
-        # only the real tokens, on the CPU
-        return [states[row, : int(mask[row].sum())].detach().to("cpu", copy=True) for row in range(ids.shape[0])]
+        # only the real tokens, on the CPU: one device-to-host copy and one sync per batch, a clone per row
+        # so that no stored state keeps the whole batch alive
+        lengths, on_cpu = mask.sum(dim=1).tolist(), states.detach().to("cpu")
+        return [on_cpu[row, :length].clone() for row, length in enumerate(lengths)]
 
     @contextlib.contextmanager
     def _layers(self, part: slice):
@@ -144,6 +175,13 @@ def state_key(split: str, field: str, index: int, sequence: str | None = None) -
     return sequence if sequence is not None else (split, field, index)
 
 
+def distinct_sequences(encoded: dict[str, list[dict]], fields: tuple[str, ...]) -> dict[Hashable, list[int]]:
+    """The token ids of each distinct state of ``encoded`` (split -> data-module rows) in ``fields``,
+    by :func:`state_key`, in first-seen order: what a cache of those rows stores, one entry each."""
+    return {state_key(split, field, index, row.get(f"{field}_key")): row[f"{field}_ids"]
+            for split, rows in encoded.items() for index, row in enumerate(rows) for field in fields}
+
+
 def plan_for_fit(cache: PrefixCache | None, trainer, fields: tuple[str, ...]) -> PrefixCache | None:
     """``cache`` once it has printed its plan for the trainer's data module (its encoded rows give the
     count of distinct states and the longest sequence of every input field); None, to run uncached,
@@ -151,6 +189,5 @@ def plan_for_fit(cache: PrefixCache | None, trainer, fields: tuple[str, ...]) ->
     encoded = getattr(getattr(trainer, "datamodule", None), "encoded", None)
     if cache is None or not encoded:
         return cache
-    lengths = {state_key(split, field, index, row.get(f"{field}_key")): len(row[f"{field}_ids"])
-               for split, rows in encoded.items() for index, row in enumerate(rows) for field in fields}
-    return cache if cache.plan(len(lengths), max(lengths.values(), default=0), trainer.default_root_dir) else None
+    lengths = [len(ids) for ids in distinct_sequences(encoded, fields).values()]
+    return cache if cache.plan(len(lengths), max(lengths, default=0), trainer.default_root_dir) else None

@@ -66,6 +66,15 @@ class StateStore:
     def __len__(self) -> int:
         return len(self.memory) + len(self.on_disk)
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether ``key`` was stored (a disk file is checked only when :meth:`get` reads it)."""
+        return key in self.memory or key in self.on_disk
+
+    @property
+    def disk_bytes(self) -> int:
+        """Bytes of the state files on disk, headers included."""
+        return sum(self.path(key).stat().st_size for key in self.on_disk)
+
     def get(self, key: Hashable) -> torch.Tensor | None:
         """The stored state (float32 when read from disk), or None: never stored, or its file failed the check."""
         if key in self.memory:
