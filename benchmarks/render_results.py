@@ -282,14 +282,41 @@ def forms(entries, options, load):
             row("parameters", lambda f: f"{f['params']:,}"),
             row("latency, batch 1", lambda f: f"{num(f['latency_b1_ms'], 2)} ms"),
             row("latency, batch 32", lambda f: f"{Decimal(num(f['latency_b32_ms'], 0)):,} ms"),
-            row("test accuracy", lambda f: pm(f["accuracy"], f.get("accuracy_se"))),
-            row("test F1", lambda f: pm(f["f1"], f.get("f1_se"))),
+            # one teacher serves every seed: its error over seeds is 0, not a sampling error, so none is shown
+            row("test accuracy", lambda f: pm(f["accuracy"], f.get("accuracy_se") or None)),
+            row("test F1", lambda f: pm(f["f1"], f.get("f1_se") or None)),
             row("agreement with fp32", lambda f: pct(f.get("agreement_with_fp32")) if "agreement_with_fp32" in f else "")]
     notes = [f"Student `{block['student_arch']}` at {block['seq_len']} tokens; fp32 student "
              f"{times(block['speedup_b1'])} faster than the teacher at batch 1, {times(block['speedup_b32'])} at batch 32; "
-             f"accuracy drop {num(block['accuracy_drop'])}; lexical floor `{block['floor']['name']}` "
-             f"{num(block['floor']['accuracy'])}."]
+             f"accuracy drop {num(block['accuracy_drop'])}; {_compress_references(block)}."]
+    if "pareto_pick" in block:
+        pick = block["pareto_pick"]
+        notes.append(f"The latency-aware search (`search.mode=pareto`, one run) picks `{pick['arch']}`: {num(pick['size_mb'], 2)} MB, {times(pick['speedup_b1'])} faster than the "
+                     f"teacher at batch 1, test accuracy {num(pick['accuracy'])} (one seed).")
     return table(["", *[name for _, name in present]], rows), notes
+
+
+def _compress_references(block: dict) -> str:
+    """The lexical floor and the frozen reference beside a compress entry: older entries carry the floor
+    as ``{"name", "accuracy"}``, newer ones the yardstick block's flat keys."""
+    floor = block["floor"]
+    text = (f"lexical floor `{floor['name']}` {num(floor['accuracy'])}" if isinstance(floor, dict)
+            else f"lexical floor `{block['floor_name']}` {pm(floor, block.get('floor_se'))}")
+    if block.get("frozen") is not None:
+        text += f", frozen `{block['frozen_name']}` {pm(block['frozen'], block.get('frozen_se'))}"
+    return text
+
+
+def distill_grid(entries, options, load):
+    """The distillation settings tried on validation (one seed each) and the one chosen."""
+    block = _task_block(load(entries[0][0][0]), options.get("task"))
+    rows = []
+    for tried in block["grid"]:
+        label = " ".join(f"`{o}`" for o in tried["overrides"]) or "compress.yaml's defaults"
+        chosen = tried["overrides"] == block["chosen"]
+        rows.append([bold(label) if chosen else label, bold(num(tried["val_accuracy"])) if chosen else num(tried["val_accuracy"]),
+                     num(tried["minutes"], 1)])
+    return table(["candidate", "fp32 student, validation accuracy", "minutes"], rows, right={1, 2}), []
 
 
 BASELINES = ("size", "pretraining_data", "heuristic", "random")
@@ -418,6 +445,32 @@ def cache_precision(entries, options, load):
     return table(header, rows), notes
 
 
+def scale(entries, options, load):
+    """Cost and memory against dataset size: ``set=pairs`` (BigCloneBench-shaped) or ``set=functions``
+    (CodeSearchNet-shaped); the pairs table carries the goals."""
+    data = load(entries[0][0][0])
+    which = options.get("set", "pairs")
+    sizes = data[which]["sizes"]
+    def gb(value) -> str:
+        return num(value, 2) if value is not None else DASH
+    rows = [[f"{int(n):,}", secs(size["build_seconds"]), f"{size['sequences_encoded']:,}",
+             secs(size["encode_seconds_all"]) + (" (est.)" if size.get("encoded_sample") else ""),
+             num(size["cached_seconds_per_1k_pairs"], 2),
+             num(size["uncached_seconds_per_1k_pairs"], 2) if "uncached_seconds_per_1k_pairs" in size else DASH,
+             gb(size["cache_plan"]["total_gb"]), gb(size["cache_plan"]["disk_gb"]), gb(size["peak_rss_gb"])]
+            for n, size in sorted(sizes.items(), key=lambda item: int(item[0]))]
+    unit = "pairs" if which == "pairs" else "functions"
+    header = [f"training {unit}", "build", "distinct sequences", "encoding them", f"cached s / 1k {unit}",
+              f"uncached s / 1k {unit}", "cache, GB (float32)", "of it on disk, GB (float16)", "peak RSS, GB"]
+    notes = []
+    if which == "pairs":
+        notes.append("; ".join(f"`{name}` {num(goal['value'], 2)} (goal {goal['goal']}): {'met' if goal['met'] else 'not met'}"
+                               for name, goal in data["goals"].items()) + ".")
+    elif data[which].get("note"):
+        notes.append(data[which]["note"])
+    return table(header, rows, right=set(range(1, 9))), notes
+
+
 PROPERTIES = ("lexical", "syntactic", "structural", "semantic")
 
 
@@ -443,7 +496,8 @@ def clone_kinds(entries, options, load):
 KINDS = {"references": references, "runs": runs, "freeze-speed": freeze_speed, "arms": arms, "students": students,
          "forms": forms, "selection": selection, "ground-truth": ground_truth, "probes": probes,
          "selection-truth": selection_truth, "truth-seeds": truth_seeds, "cache-precision": cache_precision,
-         "clone-kinds": clone_kinds}
+         "clone-kinds": clone_kinds, "distill-grid": distill_grid,
+         "scale": scale}
 
 
 # ---- pages ------------------------------------------------------------------------------------------
