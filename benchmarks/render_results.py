@@ -461,13 +461,13 @@ def scale(entries, options, load):
             for n, size in sorted(sizes.items(), key=lambda item: int(item[0]))]
     unit = "pairs" if which == "pairs" else "functions"
     header = [f"training {unit}", "build", "distinct sequences", "encoding them", f"cached s / 1k {unit}",
-              f"uncached s / 1k {unit}", "cache, GB (float32)", "of it on disk, GB (float16)", "peak RSS, GB"]
+              f"uncached s / 1k {unit}", "cache estimate, GB (float32)", "spilled to disk, GB (float16)", "peak RSS, GB"]
     notes = []
     if which == "pairs":
         notes.append("; ".join(f"`{name}` {num(goal['value'], 2)} (goal {goal['goal']}): {'met' if goal['met'] else 'not met'}"
                                for name, goal in data["goals"].items()) + ".")
     elif data[which].get("note"):
-        notes.append(data[which]["note"])
+        notes.append(data[which]["note"].rstrip(".") + ".")
     return table(header, rows, right=set(range(1, 9))), notes
 
 

@@ -246,7 +246,7 @@ def test_default_teacher_is_trained_then_reused_and_the_student_fits_the_budget(
     assert (hf / "model.safetensors").stat().st_size <= 0.5e6
     assert first["student_fp32/size_mb"] <= 0.5 and first["search/evaluated"] == 12
     metrics = json.loads((tmp_path / "one" / "metrics.json").read_text())
-    for key in ("teacher/accuracy", "teacher/f1", "student_fp32/accuracy", "student_int8/accuracy", "test/floor",
+    for key in ("teacher/accuracy", "teacher/f1", "student_fp32/accuracy", "student_int8/accuracy", "test/floor", "test/floor_se",
                 "speedup_b1", "accuracy_drop", "student_int8/agreement_with_fp32", "teacher/val_accuracy",
                 "student_fp32/val_accuracy"):
         assert isinstance(metrics[key], float), key

@@ -27,7 +27,7 @@ from codereuse.compression.teacher import Teacher, TeacherTargets, teacher_targe
 from codereuse.compression.teacher_run import load_data, resolve_teacher
 from codereuse.compression.tokenizer import train_bpe
 from codereuse.compression.transfer_set import check_extra_source, transfer_set
-from codereuse.evaluation.floors import floor
+from codereuse.evaluation.floors import floor, floor_se
 
 
 def run(cfg: DictConfig) -> dict:
@@ -76,6 +76,7 @@ def run(cfg: DictConfig) -> dict:
                    teacher_note=teacher_note, task=data.name, **transfer.metrics(), wall_seconds=time.perf_counter() - started,
                    **{f"seconds/{k}": v for k, v in seconds.items()})
     metrics["test/floor_name"], metrics["test/floor"] = floor(data)
+    metrics["test/floor_se"] = floor_se(data, metrics["test/floor_name"])
     metrics.update(teacher.frozen_reference())
     return write_report(out, metrics, found.evaluated, loggers, f"compress {data.name}: {arch} ({plot.name}, students.png)")
 
