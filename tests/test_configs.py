@@ -17,6 +17,8 @@ GROUPS = sorted(d.name for d in CONF.iterdir() if d.is_dir() and d.name not in (
 CHOICES = [(group, f.stem) for group in GROUPS for f in sorted((CONF / group).glob("*.yaml"))]
 # groups of select.py's primary config; every other group composes with train.yaml
 SELECT_GROUPS = ("pool", "scorer")
+# groups of compress.py's primary config
+COMPRESS_GROUPS = ("preset",)
 
 
 def test_every_group_has_files():
@@ -27,7 +29,7 @@ def test_every_group_has_files():
 
 @pytest.mark.parametrize(("group", "name"), CHOICES, ids=[f"{g}={n}" for g, n in CHOICES])
 def test_config_composes(group, name, tmp_path):
-    primary = "select" if group in SELECT_GROUPS else "train"
+    primary = "select" if group in SELECT_GROUPS else "compress" if group in COMPRESS_GROUPS else "train"
     cfg = compose_train([f"{group}={name}"], tmp_path, config_name=primary)
     if group == "model":
         spec = BackboneSpec.from_dict(dict(cfg.model))
@@ -56,6 +58,13 @@ def test_config_composes(group, name, tmp_path):
             OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"]) != \
             OmegaConf.masked_copy(defaults, [k for k in defaults if k != "hydra"])
         assert changed, f"{group}={name} changes nothing"
+    elif group == "preset":
+        # a budget: the teacher's epochs and the distillation's epochs are set, and the presets differ
+        others = [compose_train([f"preset={f.stem}"], tmp_path, config_name="compress")
+                  for f in (CONF / group).glob("*.yaml") if f.stem != name]
+        assert cfg.trainer.max_epochs >= 1 and cfg.distill.max_epochs >= 1
+        assert all((o.trainer.max_epochs, o.distill.max_epochs, o.task.max_length) !=
+                   (cfg.trainer.max_epochs, cfg.distill.max_epochs, cfg.task.max_length) for o in others)
     elif group == "pool":
         assert cfg.pool.name == name and cfg.pool.candidates
         assert all("model" in candidate for candidate in cfg.pool.candidates.values())
