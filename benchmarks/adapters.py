@@ -17,9 +17,11 @@ the task head with no backbone layer run, so the transducer's gap to it is what 
 adds to the graph alone. Prints one JSON line ``{"tasks": {<task>: {"metric", "floor",
 "floor_name", "floor_se", "frozen", "frozen_name", "frozen_se", "best_arm", "yardstick", "methods":
 {<arm>: {"adapter_params", "adapter_pct", "head_params", "head_pct", "seconds", <metric>,
-<metric>_se, ..., "lr"}}}}, ...}`` (scores as fractions, ``*_pct`` in % of the backbone's parameters,
-seconds = ``trainer.fit``); a task that is not a yardstick (see compare.py) is announced on its own
-line. The output-fusion arms cannot run on a seq2seq task (its decoder reads the encoder directly),
+<metric>_se, ..., "lr"}}, "goal": {"max_adapter_pct", "max_gap_to_full", "checks": {<transducer arm>:
+{"adapter_under_max", "at_least_lora", "near_full", "above_head", "above_shuffled", "met"}}}}}, ...}``
+(scores as fractions, ``*_pct`` in % of the backbone's parameters, seconds = ``trainer.fit``; ``goal``
+only where a Transducer arm ran); a task that is not a yardstick (see compare.py) is announced on its
+own line and meets no goal. The output-fusion arms cannot run on a seq2seq task (its decoder reads the encoder directly),
 nor can ``graph_only`` (no decoder input worth scoring): such a task is reported as
 ``{"skipped": <reason>}`` while any of them is selected.
 """
@@ -29,9 +31,10 @@ import argparse
 import json
 
 from common import add_tasks_option, unsupported
-from compare import Arm, load_tuned, rounded, run_arms, task_yardstick, tune
+from compare import RUNS_DIR, Arm, load_tuned, rounded, run_arms, task_yardstick, tune
 
 from codereuse.errors import ConfigError
+from codereuse.evaluation.verdict import beats
 
 BENCHMARK, MODEL = "adapters", "minilm"
 OUTPUT = ["strategy=transducer", "strategy.transducer.fuse_at=output", "strategy.transducer.cache=true"]
@@ -58,6 +61,10 @@ ARMS = [
     Arm("transducer_states_shuffled", [*OUTPUT, "strategy.transducer.node_states=true",
                                        "strategy.transducer.shuffle_graphs=true"], [], lr_from="transducer_states"),
 ]
+# each Transducer arm and its shuffled-graph control; the goal: the adapter under 1% of the backbone, the score at
+# least LoRA's and within 0.02 of full fine-tuning's, above the head alone and above the control by 2 s.e.
+TRANSDUCERS = {"transducer": "transducer_shuffled", "transducer_output": "transducer_output_shuffled"}
+GOAL = {"max_adapter_pct": 1.0, "max_gap_to_full": 0.02}
 KEPT = ("f1", "f1_se", "acc", "acc_se", "mrr", "mrr_se", "bleu", "bleu_se", "seconds", "seconds_se", "lr")
 COUNTS = ("adapter_params", "adapter_pct", "head_params", "head_pct")
 
@@ -78,9 +85,14 @@ def main() -> None:
     parser.add_argument("--head-lr-from", default=None, choices=[arm.name for arm in ARMS],
                         help="every other arm trains its task head at this arm's tuned LR (strategy.optim.head_lr) "
                              "and tunes its own grid for the rest; use another --record")
+    parser.add_argument("--resume", action="store_true",
+                        help=f"reuse every finished run with the same overrides (stored in {RUNS_DIR.relative_to(RUNS_DIR.parents[1])}): "
+                             "an interrupted benchmark goes on where it stopped, and processes given disjoint --arms "
+                             "share their runs with a last call over all arms")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     arms = selected_arms(args.arms, args.grid_size, args.head_lr_from)
+    store = RUNS_DIR / args.record if args.resume else None
     line = {"record": args.record, "model": MODEL, "epochs": args.epochs, "train": args.train, "eval": args.eval, "max_length": args.max_length,
             "seeds": args.seeds, "head_lr_from": args.head_lr_from, "tasks": {}}
     for task in args.tasks:
@@ -92,9 +104,10 @@ def main() -> None:
         common = [f"model={MODEL}", f"task={task}", f"trainer.max_epochs={args.epochs}", "trainer.max_steps=-1",
                   "logger=none", "callbacks=none", "+trainer.enable_progress_bar=false", *_budget(args), *args.overrides]
         if args.tune:
-            tune(args.record, task, arms, common)
+            tune(args.record, task, arms, common, store=store)
             continue
-        results = run_arms(arms, common, load_tuned(args.record, task, arms, common=common), seeds=tuple(range(args.seeds)))
+        results = run_arms(arms, common, load_tuned(args.record, task, arms, common=common), seeds=tuple(range(args.seeds)),
+                           store=store)
         line["tasks"][task] = report(task, results)
     if not args.tune:
         print(json.dumps(line))
@@ -135,7 +148,32 @@ def report(task: str, results: dict[str, dict]) -> dict:
     for name, result in results.items():
         counts = result["runs"][0]
         methods[name] = {**{key: rounded(counts[key]) for key in COUNTS}, **{key: rounded(result[key]) for key in KEPT if key in result}}
-    return {**task_yardstick(task, results), "methods": methods}
+    block = {**task_yardstick(task, results), "methods": methods}
+    checks = goal_checks(block)
+    return {**block, "goal": {**GOAL, "checks": checks}} if checks else block
+
+
+def goal_checks(block: dict) -> dict[str, dict]:
+    """Per Transducer arm present: each part of the goal (None where the arm it is read against did
+    not run) and ``met``, which also needs the task to be a yardstick."""
+    metric, methods = block["metric"], block["methods"]
+
+    def score(name):
+        return (methods[name].get(metric), methods[name].get(f"{metric}_se")) if name in methods else (None, None)
+
+    checks = {}
+    for arm, control in TRANSDUCERS.items():
+        if arm not in methods:
+            continue
+        value, se = score(arm)
+        lora, full, head, shuffled = score("lora")[0], score("full")[0], score("head"), score(control)
+        parts = {"adapter_under_max": methods[arm]["adapter_pct"] < GOAL["max_adapter_pct"],
+                 "at_least_lora": None if lora is None else value >= lora,
+                 "near_full": None if full is None else value >= full - GOAL["max_gap_to_full"],
+                 "above_head": None if head[0] is None else beats(value, se, *head),
+                 "above_shuffled": None if shuffled[0] is None else beats(value, se, *shuffled)}
+        checks[arm] = {**parts, "met": bool(block["yardstick"]) and all(parts.values())}
+    return checks
 
 
 if __name__ == "__main__":

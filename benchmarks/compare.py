@@ -14,6 +14,7 @@ lexical floor and the best trained arm beats the frozen model, each by more than
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import math
 import statistics
@@ -31,6 +32,8 @@ from codereuse.evaluation.verdict import Z, is_yardstick
 from common import compose_train
 
 TUNED_DIR = Path(__file__).resolve().parent / "tuned"
+# finished runs by their overrides, for --resume: an interrupted or split benchmark trains each run once
+RUNS_DIR = Path(__file__).resolve().parents[1] / "outputs" / "benchmark-runs"
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,48 @@ def _pair(point) -> tuple[float, float]:
 
 
 # --- single runs ---------------------------------------------------------------------------------
-def train_once(overrides: list[str]) -> dict:
+def train_once(overrides: list[str], store: Path | None = None) -> dict:
     """``run(cfg)`` as ``python train.py <overrides>`` (whose metrics carry the task's floor on the
-    evaluated test records, ``test/floor``), plus the validation history."""
+    evaluated test records, ``test/floor``), plus the validation history. With ``store`` (a
+    directory), a run with the same overrides finished before is read back instead of trained, and
+    a new one is written there."""
+    stored = stored_run(store, overrides) if store else None
+    if stored is not None:
+        print(f"[compare] reused the stored run {' '.join(overrides[-3:])}", flush=True)
+        return stored
+    metrics = _train(overrides)
+    if store:
+        store_run(store, overrides, metrics)
+    return metrics
+
+
+def _run_path(store: Path, overrides: list[str]) -> Path:
+    return store / (hashlib.sha256(json.dumps(overrides).encode()).hexdigest()[:20] + ".json")
+
+
+def stored_run(store: Path, overrides: list[str]) -> dict | None:
+    """The metrics of a finished run with exactly these overrides; None if there is none or its file
+    is unreadable (then it is trained again, with a note)."""
+    path = _run_path(store, overrides)
+    if not path.is_file():
+        return None
+    try:
+        entry = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        print(f"[compare] note: {path} is unreadable ({error}); training that run again", flush=True)
+        return None
+    return entry["metrics"] if entry.get("overrides") == list(overrides) else None
+
+
+def store_run(store: Path, overrides: list[str], metrics: dict) -> None:
+    store.mkdir(parents=True, exist_ok=True)
+    path = _run_path(store, overrides)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps({"overrides": list(overrides), "metrics": metrics}, default=float))
+    partial.replace(path)  # atomic: a run is stored whole or not at all
+
+
+def _train(overrides: list[str]) -> dict:
     cfg = compose_train(overrides)
     history_path = Path(cfg.paths.output_dir) / "history.json"
     history = {"_target_": "codereuse.training.history.ValidationHistory", "path": str(history_path), "monitor": cfg.task.monitor}
@@ -104,9 +146,9 @@ def _check_head_sources(arms: list[Arm]) -> None:
 
 # --- tuning --------------------------------------------------------------------------------------
 def tune(benchmark: str, task: str, arms: list[Arm], common: list[str], seed: int = 0,
-         directory: Path = TUNED_DIR) -> dict[str, float]:
+         directory: Path = TUNED_DIR, store: Path | None = None) -> dict[str, float]:
     """Each arm's LR from its own grid, chosen on the task's validation monitor (no test runs);
-    written to ``<directory>/<benchmark>.yaml`` under ``task`` and printed."""
+    written to ``<directory>/<benchmark>.yaml`` under ``task`` and printed. ``store``: see :func:`train_once`."""
     common = [*common, f"task={task}"]
     _check_head_sources([arm for arm in arms if not arm.lr_from])
     lrs, record = {}, {}
@@ -115,7 +157,7 @@ def tune(benchmark: str, task: str, arms: list[Arm], common: list[str], seed: in
             continue
         scores = {}
         for lr in arm.lr_grid:
-            metrics = train_once([*_arm_overrides(arm, common, lr, seed, lrs), "test=false"])
+            metrics = train_once([*_arm_overrides(arm, common, lr, seed, lrs), "test=false"], store)
             scores[lr] = metrics[metrics["monitor"]]
             print(f"[tune {benchmark}] {arm.name} lr={lr:g}: {metrics['monitor']} {scores[lr]:.4f}", flush=True)
         best = (max if metrics["monitor_mode"] == "max" else min)(scores, key=scores.get)
@@ -175,14 +217,15 @@ def interleaved(arms: list[Arm], seeds) -> list[tuple[int, Arm]]:
     return [(seed, arms[(i + k) % len(arms)]) for i, seed in enumerate(seeds) for k in range(len(arms))]
 
 
-def run_arms(arms: list[Arm], common: list[str], lrs: dict[str, float], seeds=(0, 1, 2)) -> dict[str, dict]:
+def run_arms(arms: list[Arm], common: list[str], lrs: dict[str, float], seeds=(0, 1, 2),
+             store: Path | None = None) -> dict[str, dict]:
     """Every arm at its LR over ``seeds``; per arm the means and standard errors of the test metrics
     (``f1``, ``f1_se``, ``acc``, ``acc_se``, ...), of ``seconds`` (fit) and ``val`` (final validation
     monitor), the headline ``metric``, the references (``floor``, ``frozen``, ...), ``lr`` and the
-    per-seed ``runs`` (each with its validation ``history``)."""
+    per-seed ``runs`` (each with its validation ``history``). ``store``: see :func:`train_once`."""
     runs: dict[str, list[dict]] = {arm.name: [] for arm in arms}
     for seed, arm in interleaved(arms, seeds):
-        metrics = train_once(_arm_overrides(arm, common, lrs[arm.name], seed, lrs))
+        metrics = train_once(_arm_overrides(arm, common, lrs[arm.name], seed, lrs), store)
         runs[arm.name].append({"seed": seed, "history": metrics.pop("history"), **metrics})
         print(f"[compare] seed {seed} {arm.name}: " + json.dumps(_brief(metrics)), flush=True)
     return {name: summarise(per_seed, lrs[name]) for name, per_seed in runs.items()}

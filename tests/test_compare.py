@@ -42,7 +42,7 @@ def test_seconds_to_reach_a_score_or_never():
 
 def fake_runner(calls: list, scores):
     """A stand-in for train_once: records its overrides; the score is ``scores(arm freeze, lr, seed)``."""
-    def train_once(overrides):
+    def train_once(overrides, store=None):
         values = dict(o.split("=", 1) for o in overrides)
         lr, seed = float(values["strategy.optim.lr"]), int(values.get("seed", 0))
         calls.append((values["freeze"] + ("_cached" if "freeze.cache" in values else ""), lr, seed))
@@ -58,7 +58,7 @@ def fake_runner(calls: list, scores):
 def test_head_lr_from_passes_the_source_arms_lr_to_the_head(tmp_path, monkeypatch):
     seen = []
 
-    def train_once(overrides):
+    def train_once(overrides, store=None):
         values = dict(o.split("=", 1) for o in overrides)
         seen.append((values["freeze"], float(values["strategy.optim.lr"]), values.get("strategy.optim.head_lr")))
         score = 0.5 + float(values["strategy.optim.lr"])
@@ -192,3 +192,52 @@ def test_selection_benchmark_budget_replaces_only_epochs_and_examples():
     assert len(larger) == len(default) and "trainer.max_epochs=3" in larger and "task.max_train_examples=1024" in larger
     assert [o for o in larger if "epochs" not in o and "train_examples" not in o] == \
         [o for o in default if "epochs" not in o and "train_examples" not in o]
+
+
+def test_adapters_goal_reads_the_transducer_against_each_arm_by_hand():
+    import adapters
+
+    def arm(mrr, se, pct=0.5):
+        return {"mrr": mrr, "mrr_se": se, "adapter_pct": pct}
+
+    # transducer 0.60 +- 0.01: LoRA 0.59 (at least: yes), full 0.615 (within 0.02: yes), head 0.57 +- 0.01
+    # (gap 0.03 > 2 * sqrt(2) * 0.01 = 0.0283: yes), shuffled 0.585 +- 0.01 (gap 0.015: no)
+    block = {"metric": "mrr", "yardstick": True, "methods": {
+        "transducer": arm(0.60, 0.01), "transducer_shuffled": arm(0.585, 0.01), "lora": arm(0.59, 0.01),
+        "full": arm(0.615, 0.01, 100.0), "head": arm(0.57, 0.01, 0.0)}}
+    checks = adapters.goal_checks(block)
+    assert checks == {"transducer": {"adapter_under_max": True, "at_least_lora": True, "near_full": True,
+                                     "above_head": True, "above_shuffled": False, "met": False}}
+    block["methods"]["transducer_shuffled"] = arm(0.56, 0.01)
+    assert adapters.goal_checks(block)["transducer"]["met"] is True
+    block["yardstick"] = False  # no goal is met on a task that is not a yardstick
+    assert adapters.goal_checks(block)["transducer"]["met"] is False
+    del block["methods"]["full"]  # an arm that did not run leaves its part unknown, and the goal unmet
+    block["yardstick"] = True
+    assert adapters.goal_checks(block)["transducer"]["near_full"] is None
+    assert adapters.goal_checks(block)["transducer"]["met"] is False
+    assert adapters.goal_checks({"metric": "mrr", "yardstick": True, "methods": {"head": arm(0.5, 0.01)}}) == {}
+
+
+def test_a_stored_run_is_read_back_not_trained_again(tmp_path, monkeypatch, capsys):
+    import compare
+
+    trained = []
+
+    def train(overrides):
+        trained.append(overrides)
+        return {"test/mrr": 0.5 + len(trained) / 10, "history": [{"seconds": 1.0, "value": 0.4}]}
+
+    monkeypatch.setattr(compare, "_train", train)
+    first = compare.train_once(["task=search", "seed=0"], tmp_path)
+    again = compare.train_once(["task=search", "seed=0"], tmp_path)
+    assert len(trained) == 1 and again == first == {"test/mrr": 0.6, "history": [{"seconds": 1.0, "value": 0.4}]}
+    assert compare.train_once(["task=search", "seed=1"], tmp_path)["test/mrr"] == 0.7  # other overrides: trained
+    assert compare.train_once(["task=search", "seed=0"])["test/mrr"] == 0.8  # no store: always trained
+    assert len(trained) == 3 and not list(tmp_path.glob("*.partial"))
+    # a corrupt file is trained again with a note, and replaced
+    path = next(p for p in tmp_path.glob("*.json") if "seed=0" in p.read_text())
+    path.write_text("{not json")
+    assert compare.train_once(["task=search", "seed=0"], tmp_path)["test/mrr"] == 0.9
+    assert "unreadable" in capsys.readouterr().out
+    assert compare.stored_run(tmp_path, ["task=search", "seed=0"])["test/mrr"] == 0.9

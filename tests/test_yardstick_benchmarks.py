@@ -68,7 +68,7 @@ def test_headline_metric_from_the_floor_name_else_the_family():
 
 def fake_train_once(seconds: dict[str, float], tasks: dict[str, dict]):
     """A stand-in for train_once: per task its data name, metric, references and per-arm scores."""
-    def train_once(overrides):
+    def train_once(overrides, store=None):
         values = dict(o.split("=", 1) for o in overrides)
         arm = values["freeze"] + ("_cached" if "freeze.cache" in values else "")
         task, seed = tasks[values["task"]], int(values["seed"])
