@@ -221,20 +221,41 @@ def _task_block(data: dict, task: str | None) -> dict:
 
 
 def arms(entries, options, load):
-    rows, floors = [], []
+    rows, floors, extra = [], [], []
     for files, wanted in entries:
         data = load(files[0])
         block = _task_block(data, options.get("task"))
         names = [w.strip() for w in wanted.split(",")] if wanted else list(block["methods"])
         rows += [(name, block["methods"][name]) for name in names]
         floors.append(f"`{block['floor_name']}` {num(block['floor'])}")
+        extra += _yardstick_notes(block)
     scores = [(key, label) for key, label in SCORES if any(key in m for _, m in rows)]
     rows.sort(key=lambda row: -row[1][scores[0][0]])
     body = [[f"`{name}`", pct(m['adapter_pct'] / 100), rate(m["lr"]),
              *[pm(m.get(key), m.get(f"{key}_se")) for key, _ in scores], secs(m["seconds"])] for name, m in rows]
     header = ["arm", "adapter (% of backbone)", "LR", *[label for _, label in scores], "fit"]
-    notes = [f"Lexical floor: {', '.join(dict.fromkeys(floors))}."]
+    notes = [f"Lexical floor: {', '.join(dict.fromkeys(floors))}.", *dict.fromkeys(extra)]
     return table(header, body, right=set(range(1, len(header)))), notes
+
+
+GOAL_PARTS = (("adapter_under_max", "adapter under {max_adapter_pct:g}%"), ("at_least_lora", "at least LoRA"),
+              ("near_full", "within {max_gap_to_full:g} of full"), ("above_head", "above the head by 2 s.e."),
+              ("above_shuffled", "above its shuffled control by 2 s.e."))
+
+
+def _yardstick_notes(block: dict) -> list[str]:
+    """The frozen reference, the yardstick verdict and the Transducer's goal, where the block has them."""
+    if block.get("frozen") is None:
+        return []
+    notes = [f"Frozen model: `{block['frozen_name']}` {pm(block['frozen'], block.get('frozen_se'))}; lexical floor "
+             f"{pm(block['floor'], block.get('floor_se'))}. A yardstick at this budget: "
+             f"{'yes' if block.get('yardstick') else 'no'} (best arm `{block.get('best_arm')}`)."]
+    goal = block.get("goal")
+    for arm, checks in (goal or {}).get("checks", {}).items():
+        parts = [f"{label.format(**goal)} {DASH if checks[key] is None else ('yes' if checks[key] else 'no')}"
+                 for key, label in GOAL_PARTS]
+        notes.append(f"Goal for `{arm}`: {'met' if checks['met'] else 'not met'} ({'; '.join(parts)}).")
+    return notes
 
 
 def _pooled(groups: list[tuple[float, float | None, int]]) -> tuple[float, float | None]:

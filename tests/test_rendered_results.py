@@ -128,3 +128,21 @@ def test_a_region_without_a_known_command_or_file_fails_clearly(tmp_path):
         render_results.render_page(PAGE.replace("adapters-tiny.json", "missing.json"), tmp_path, tmp_path, "page.md")
     with pytest.raises(render_results.RenderError, match="unknown table kind 'bars'"):
         render_results.render_page(PAGE.replace("table: arms", "table: bars"), tmp_path, tmp_path, "page.md")
+
+
+def test_arms_notes_carry_the_frozen_reference_the_verdict_and_the_goal(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    methods = {name: {**ARMS["tasks"]["classify"]["methods"]["lora"], "mrr": score, "mrr_se": 0.01}
+               for name, score in (("transducer", 0.58), ("lora", 0.6))}
+    block = {"metric": "mrr", "floor": 0.4334, "floor_name": "tfidf_mrr", "floor_se": 0.0177, "frozen": 0.521,
+             "frozen_name": "zero_shot_mrr", "frozen_se": 0.0175, "best_arm": "lora", "yardstick": True,
+             "methods": methods, "goal": {"max_adapter_pct": 1.0, "max_gap_to_full": 0.02, "checks": {"transducer": {
+                 "adapter_under_max": False, "at_least_lora": False, "near_full": None, "above_head": None,
+                 "above_shuffled": None, "met": False}}}}
+    (results / "adapters-y.json").write_text(json.dumps({**ARMS, "tasks": {"search": block}}))
+    text = render_results.render_page("<!-- table: arms adapters-y.json -->\n<!-- end table -->\n", results, tmp_path)
+    assert ("Frozen model: `zero_shot_mrr` 0.521 ± 0.018; lexical floor 0.433 ± 0.018. "
+            "A yardstick at this budget: yes (best arm `lora`).") in text
+    assert ("Goal for `transducer`: not met (adapter under 1% no; at least LoRA no; within 0.02 of full —; "
+            "above the head by 2 s.e. —; above its shuffled control by 2 s.e. —).") in text
