@@ -86,9 +86,10 @@ def main() -> None:
                         help="every other arm trains its task head at this arm's tuned LR (strategy.optim.head_lr) "
                              "and tunes its own grid for the rest; use another --record")
     parser.add_argument("--resume", action="store_true",
-                        help=f"reuse every finished run with the same overrides (stored in {RUNS_DIR.relative_to(RUNS_DIR.parents[1])}): "
+                        help=f"reuse every finished run with the same overrides (stored in {RUNS_DIR.relative_to(RUNS_DIR.parents[1])}/<record>): "
                              "an interrupted benchmark goes on where it stopped, and processes given disjoint --arms "
-                             "share their runs with a last call over all arms")
+                             "share their runs with a last call over all arms (keyed by overrides alone: "
+                             "delete that directory after changing what a run computes)")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     arms = selected_arms(args.arms, args.grid_size, args.head_lr_from)
