@@ -102,10 +102,17 @@ def layer_features(backbone: Backbone, texts: list[str], *, layers: list[int], m
             ids, mask = padded["input_ids"].to(device), padded["attention_mask"].to(device)
             states = network(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
             chosen = torch.stack([states[layer] for layer in layers]).float()  # (layers, B, T, H)
+            # one device-to-host copy per batch, not per input: per-row copies serialise a GPU
+            flat = pool(chosen.flatten(0, 1), mask.repeat(len(layers), 1), pooling)
+            batch_pooled = flat.view(len(layers), len(batch), -1).cpu()
             for row, index in enumerate(batch):
-                pooled[index] = pool(chosen[:, row], mask[row].expand(len(layers), -1), pooling).cpu()
-                if positions is not None:
-                    picked[index] = chosen[:, row, positions[index]].cpu()
+                pooled[index] = batch_pooled[:, row]
+            if positions is not None:
+                counts = [len(positions[index]) for index in batch]
+                rows = torch.repeat_interleave(torch.arange(len(batch)), torch.tensor(counts)).to(device)
+                columns = torch.tensor([p for index in batch for p in positions[index]], dtype=torch.long, device=device)
+                for index, states_at in zip(batch, chosen[:, rows, columns].cpu().split(counts, dim=1)):
+                    picked[index] = states_at
     tokens = torch.cat(picked, dim=1).numpy() if positions is not None else None
     return LayerFeatures(list(layers), torch.stack(pooled, dim=1).numpy(), tokens)
 
