@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from common import add_tasks_option, unsupported
 from compare import RUNS_DIR, Arm, load_tuned, rounded, run_arms, task_yardstick, tune
@@ -86,14 +87,17 @@ def main() -> None:
                         help="every other arm trains its task head at this arm's tuned LR (strategy.optim.head_lr) "
                              "and tunes its own grid for the rest; use another --record")
     parser.add_argument("--resume", action="store_true",
-                        help=f"reuse every finished run with the same overrides (stored in {RUNS_DIR.relative_to(RUNS_DIR.parents[1])}/<record>): "
+                        help="reuse every finished run with the same overrides (stored in <runs-dir>/<record>): "
                              "an interrupted benchmark goes on where it stopped, and processes given disjoint --arms "
                              "share their runs with a last call over all arms (keyed by overrides alone: "
                              "delete that directory after changing what a run computes)")
+    parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR,
+                        help=f"where --resume stores finished runs (default {RUNS_DIR.relative_to(RUNS_DIR.parents[1])}); "
+                             "a committed folder lets a benchmark longer than one machine's session go on elsewhere")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     arms = selected_arms(args.arms, args.grid_size, args.head_lr_from)
-    store = RUNS_DIR / args.record if args.resume else None
+    store = args.runs_dir / args.record if args.resume else None
     line = {"record": args.record, "model": MODEL, "epochs": args.epochs, "train": args.train, "eval": args.eval, "max_length": args.max_length,
             "seeds": args.seeds, "head_lr_from": args.head_lr_from, "tasks": {}}
     for task in args.tasks:

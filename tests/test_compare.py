@@ -241,3 +241,16 @@ def test_a_stored_run_is_read_back_not_trained_again(tmp_path, monkeypatch, caps
     assert compare.train_once(["task=search", "seed=0"], tmp_path)["test/mrr"] == 0.9
     assert "unreadable" in capsys.readouterr().out
     assert compare.stored_run(tmp_path, ["task=search", "seed=0"])["test/mrr"] == 0.9
+
+
+def test_adapters_resume_stores_runs_under_the_runs_dir_and_record(tmp_path, monkeypatch):
+    import adapters
+
+    stores = []
+    monkeypatch.setattr(adapters, "load_tuned", lambda record, task, arms, common: {arm.name: 1e-3 for arm in arms})
+    monkeypatch.setattr(adapters, "run_arms", lambda arms, common, lrs, seeds, store: stores.append(store) or {})
+    monkeypatch.setattr(adapters, "report", lambda task, results: {})
+    for argv in (["--resume", "--runs-dir", str(tmp_path)], ["--resume"], []):
+        monkeypatch.setattr(sys, "argv", ["adapters.py", "--tasks", "search", "--arms", "head", "--record", "r", *argv])
+        adapters.main()
+    assert stores == [tmp_path / "r", compare.RUNS_DIR / "r", None]
