@@ -152,7 +152,9 @@ def report(task: str, results: dict[str, dict]) -> dict:
     methods = {}
     for name, result in results.items():
         counts = result["runs"][0]
-        methods[name] = {**{key: rounded(counts[key]) for key in COUNTS}, **{key: rounded(result[key]) for key in KEPT if key in result}}
+        # a learning rate keeps every digit: 5e-5 rounded to 4 decimals would read 1e-4
+        methods[name] = {**{key: rounded(counts[key]) for key in COUNTS},
+                         **{key: result[key] if key == "lr" else rounded(result[key]) for key in KEPT if key in result}}
     block = {**task_yardstick(task, results), "methods": methods}
     checks = goal_checks(block)
     return {**block, "goal": {**GOAL, "checks": checks}} if checks else block

@@ -254,3 +254,14 @@ def test_adapters_resume_stores_runs_under_the_runs_dir_and_record(tmp_path, mon
         monkeypatch.setattr(sys, "argv", ["adapters.py", "--tasks", "search", "--arms", "head", "--record", "r", *argv])
         adapters.main()
     assert stores == [tmp_path / "r", compare.RUNS_DIR / "r", None]
+
+
+def test_adapters_report_keeps_a_small_learning_rate_whole():
+    import adapters
+
+    counts = {"adapter_params": 10, "adapter_pct": 0.12345, "head_params": 5, "head_pct": 0.1}
+    refs = {"floor": 0.43, "floor_name": "tfidf_mrr", "floor_se": 0.02, "frozen": 0.53, "frozen_name": "zero_shot_mrr",
+            "frozen_se": 0.02}
+    results = {"full": {"runs": [counts], "lr": 5e-5, "metric": "mrr", "mrr": 0.602123, "mrr_se": 0.0026, **refs}}
+    method = adapters.report("search", results)["methods"]["full"]
+    assert method["lr"] == 5e-5 and method["mrr"] == 0.6021 and method["adapter_pct"] == 0.1235
