@@ -93,7 +93,7 @@ def main() -> None:
                              "delete that directory after changing what a run computes)")
     parser.add_argument("--runs-dir", type=Path, default=RUNS_DIR,
                         help=f"where --resume stores finished runs (default {RUNS_DIR.relative_to(RUNS_DIR.parents[1])}); "
-                             "a committed folder lets a benchmark longer than one machine's session go on elsewhere")
+                             "a committed folder lets a benchmark split over several machines go on from another checkout")
     parser.add_argument("overrides", nargs="*", default=[])
     args = parser.parse_args()
     arms = selected_arms(args.arms, args.grid_size, args.head_lr_from)
