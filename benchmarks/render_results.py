@@ -254,7 +254,9 @@ def _yardstick_notes(block: dict) -> list[str]:
     for arm, checks in (goal or {}).get("checks", {}).items():
         parts = [f"{label.format(**goal)} {DASH if checks[key] is None else ('yes' if checks[key] else 'no')}"
                  for key, label in GOAL_PARTS]
-        notes.append(f"Goal for `{arm}`: {'met' if checks['met'] else 'not met'} ({'; '.join(parts)}).")
+        # a goal counts only on a yardstick, whatever its checks say
+        verdict = "met" if checks["met"] else "not met" if block.get("yardstick") else "not met, not a yardstick"
+        notes.append(f"Goal for `{arm}`: {verdict} ({'; '.join(parts)}).")
     return notes
 
 

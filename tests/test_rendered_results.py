@@ -146,3 +146,17 @@ def test_arms_notes_carry_the_frozen_reference_the_verdict_and_the_goal(tmp_path
             "A yardstick at this budget: yes (best arm `lora`).") in text
     assert ("Goal for `transducer`: not met (adapter under 1% no; at least LoRA no; within 0.02 of full —; "
             "above the head by 2 s.e. —; above its shuffled control by 2 s.e. —).") in text
+
+
+def test_a_goal_whose_checks_all_pass_is_not_met_off_a_yardstick(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    checks = dict.fromkeys(("adapter_under_max", "at_least_lora", "near_full", "above_head", "above_shuffled"), True)
+    block = {"metric": "acc", "floor": 0.82, "floor_name": "bow_logreg_accuracy", "floor_se": 0.013, "frozen": 0.83,
+             "frozen_name": "linear_probe_accuracy", "frozen_se": 0.013, "best_arm": "transducer", "yardstick": False,
+             "methods": {"transducer": {**ARMS["tasks"]["classify"]["methods"]["lora"], "acc": 0.79, "acc_se": 0.01}},
+             "goal": {"max_adapter_pct": 1.0, "max_gap_to_full": 0.02, "checks": {"transducer": {**checks, "met": False}}}}
+    (results / "adapters-y.json").write_text(json.dumps({**ARMS, "tasks": {"clone_leetcode": block}}))
+    text = render_results.render_page("<!-- table: arms adapters-y.json -->\n<!-- end table -->\n", results, tmp_path)
+    assert "A yardstick at this budget: no (best arm `transducer`)." in text
+    assert "Goal for `transducer`: not met, not a yardstick (adapter under 1% yes; at least LoRA yes;" in text
