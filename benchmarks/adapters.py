@@ -21,7 +21,8 @@ adds to the graph alone. Prints one JSON line ``{"tasks": {<task>: {"metric", "f
 {"adapter_under_max", "at_least_lora", "near_full", "above_head", "above_shuffled", "met"}}}}}, ...}``
 (scores as fractions, ``*_pct`` in % of the backbone's parameters, seconds = ``trainer.fit``; ``goal``
 only where a Transducer arm ran); a task that is not a yardstick (see compare.py) is announced on its
-own line and meets no goal. The output-fusion arms cannot run on a seq2seq task (its decoder reads the encoder directly),
+own line and meets no goal. The line also records the budget (``epochs``, ``train``, ``max_length``, ``seeds``, ...)
+and the Hydra ``overrides`` given after ``--``. The output-fusion arms cannot run on a seq2seq task (its decoder reads the encoder directly),
 nor can ``graph_only`` (no decoder input worth scoring): such a task is reported as
 ``{"skipped": <reason>}`` while any of them is selected.
 """
@@ -99,7 +100,7 @@ def main() -> None:
     arms = selected_arms(args.arms, args.grid_size, args.head_lr_from)
     store = args.runs_dir / args.record if args.resume else None
     line = {"record": args.record, "model": MODEL, "epochs": args.epochs, "train": args.train, "eval": args.eval, "max_length": args.max_length,
-            "seeds": args.seeds, "head_lr_from": args.head_lr_from, "tasks": {}}
+            "seeds": args.seeds, "head_lr_from": args.head_lr_from, "overrides": args.overrides, "tasks": {}}
     for task in args.tasks:
         reason = skip_reason(task, arms)
         if reason:

@@ -101,6 +101,8 @@ def adapters_command(name: str, data: dict) -> str | None:
         parts.append(f"--head-lr-from {data['head_lr_from']}")
     arms = [arm for task in data["tasks"].values() for arm in task.get("methods", {})]
     parts.append("--arms " + " ".join(dict.fromkeys(arms)))
+    if data.get("overrides"):
+        parts += ["--", *data["overrides"]]
     return " ".join(parts)
 
 
@@ -245,11 +247,14 @@ GOAL_PARTS = (("adapter_under_max", "adapter under {max_adapter_pct:g}%"), ("at_
 
 def _yardstick_notes(block: dict) -> list[str]:
     """The frozen reference, the yardstick verdict and the Transducer's goal, where the block has them."""
-    if block.get("frozen") is None:
+    if "yardstick" not in block:
         return []
-    notes = [f"Frozen model: `{block['frozen_name']}` {pm(block['frozen'], block.get('frozen_se'))}; lexical floor "
-             f"{pm(block['floor'], block.get('floor_se'))}. A yardstick at this budget: "
-             f"{'yes' if block.get('yardstick') else 'no'} (best arm `{block.get('best_arm')}`)."]
+    if block.get("frozen") is None:
+        notes = ["Frozen model: none (a generation task has no frozen reference). A yardstick at this budget: no."]
+    else:
+        notes = [f"Frozen model: `{block['frozen_name']}` {pm(block['frozen'], block.get('frozen_se'))}; lexical floor "
+                 f"{pm(block['floor'], block.get('floor_se'))}. A yardstick at this budget: "
+                 f"{'yes' if block.get('yardstick') else 'no'} (best arm `{block.get('best_arm')}`)."]
     goal = block.get("goal")
     for arm, checks in (goal or {}).get("checks", {}).items():
         parts = [f"{label.format(**goal)} {DASH if checks[key] is None else ('yes' if checks[key] else 'no')}"

@@ -160,3 +160,21 @@ def test_a_goal_whose_checks_all_pass_is_not_met_off_a_yardstick(tmp_path):
     text = render_results.render_page("<!-- table: arms adapters-y.json -->\n<!-- end table -->\n", results, tmp_path)
     assert "A yardstick at this budget: no (best arm `transducer`)." in text
     assert "Goal for `transducer`: not met, not a yardstick (adapter under 1% yes; at least LoRA yes;" in text
+
+
+def test_a_generation_task_says_it_has_no_frozen_reference_and_credits_its_overrides(tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    checks = {**dict.fromkeys((key for key, _ in render_results.GOAL_PARTS), False), "met": False}
+    block = {"metric": "bleu", "floor": 0.116, "floor_name": "nearest_target_bleu", "floor_se": 0.006, "frozen": None,
+             "frozen_name": None, "frozen_se": None, "best_arm": "head", "yardstick": False,
+             "methods": {"head": {"adapter_pct": 0.0, "bleu": 0.11, "bleu_se": 0.001, "seconds": 500.0, "lr": 0.001}},
+             "goal": {"max_adapter_pct": 1.0, "max_gap_to_full": 0.02, "checks": {"transducer": checks}}}
+    line = {**ARMS, "train": None, "overrides": ["task.max_target_length=32"], "tasks": {"summarize": block}}
+    (results / "adapters-g.json").write_text(json.dumps(line))
+    text = render_results.render_page("<!-- table: arms adapters-g.json -->\n<!-- end table -->\n", results, tmp_path)
+    assert "| `head` | 0.00% | 1e-3 | 0.110 ± 0.001 | 500 s |" in text
+    assert "Frozen model: none (a generation task has no frozen reference). A yardstick at this budget: no." in text
+    assert "Goal for `transducer`: not met, not a yardstick (adapter under 1% no;" in text
+    assert ("`python benchmarks/adapters.py --seeds 2 --epochs 1 --max-length 32 --tasks summarize --record tiny "
+            "--arms head -- task.max_target_length=32`") in text
